@@ -1,0 +1,472 @@
+"""Numba kernels: flat contiguous arrays and scalars in, caller-allocated arrays out.
+
+No validation and no defaults here; the Python layer (`_checks`) does that. Every kernel
+that calls another lives in this one module, because numba's on-disk cache only tracks a
+kernel's own file.
+
+Index letters: ``n`` sample (row of ``X``), ``j`` position inside a block of rows,
+``i``/``o`` in/out units of a layer, ``k`` output unit (class), ``p`` flat parameter.
+
+Layouts
+-------
+params : 1-D, length P. For each layer ``l``: ``W_l`` (fan_in, fan_out) row-major, then ``b_l``.
+sizes  : int64 layer sizes ``[d, h_1, ..., K]``.
+Blocks : activations of ``B`` rows are *feature-major*: unit ``i`` of a layer occupies
+         ``B`` contiguous slots, so every inner loop runs over rows and vectorises.
+         ``A`` holds all layers (layer 0 = inputs, layer L = outputs); ``Z`` the logits.
+"""
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+# error_model="numpy": a float division by zero gives inf/nan instead of a Python-style
+# check, which would stop LLVM from inlining and vectorising the loops below.
+_jit = njit(cache=True, error_model="numpy")
+
+# Activation codes (hidden and output); SOFTMAX is an output only.
+IDENTITY, TANH, RELU, SIGMOID, SOFTMAX = 0, 1, 2, 3, 4
+# Loss codes; MSE_DIAGONAL is softmax-MSE with the (o - t) o (1 - o) shortcut.
+CE, MSE, MSE_DIAGONAL = 0, 1, 2
+
+ROW_BLOCK = 256  # rows per block in the whole-data drivers; bounds work memory
+
+
+@intrinsic
+def _float_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits`` (an LLVM bitcast)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@_jit
+def _exp(x):
+    """exp(x) in plain arithmetic, so loops over rows vectorise (libm's exp does not); <= 2 ulp.
+
+    exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2)/2, exp(r) by its degree-12 Taylor
+    polynomial (truncation < 2e-16). x is clamped to [-708, 709] (normal results only).
+    """
+    x = min(max(x, -708.0), 709.0)
+    k = math.floor(x * 1.4426950408889634 + 0.5)
+    r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10
+    p = 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return p * _float_from_bits((np.int64(k) + 1023) << 52)
+
+
+@_jit
+def _tanh(x):
+    """tanh(x) in plain arithmetic (vectorises); <= 2 ulp in float64.
+
+    |x| < 0.625: x + x^3 P(x^2)/Q(x^2) (Cephes tanh.c coefficients);
+    otherwise 1 - 2 / (exp(2|x|) + 1), with |x| capped at 20 where tanh rounds to 1.
+    """
+    a = min(abs(x), 20.0)
+    z = a * a
+    p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3
+    q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3
+    small = a + a * z * (p / q)
+    big = 1.0 - 2.0 / (_exp(2.0 * a) + 1.0)
+    return math.copysign(small if a < 0.625 else big, x)
+
+
+@_jit
+def _sigmoid(x):
+    """1 / (1 + exp(-x)), evaluated without overflow for either sign."""
+    e = _exp(-abs(x))
+    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+
+
+@_jit
+def _softplus(x):
+    """log(1 + exp(x)) without overflow."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+@_jit
+def _activate(code, v, m):
+    """In place, element-wise: v[:m] <- act(v[:m]) for identity, tanh, relu or sigmoid.
+
+    Loops index views from 0 on purpose: numba wraps negative indices, and an index whose
+    sign it cannot prove turns every access into a gather and stops vectorisation.
+    """
+    if code == TANH:
+        for q in range(m):
+            v[q] = _tanh(v[q])
+    elif code == RELU:
+        for q in range(m):
+            v[q] = max(v[q], 0.0)
+    elif code == SIGMOID:
+        for q in range(m):
+            v[q] = _sigmoid(v[q])
+
+
+@_jit
+def _softmax(z, out, K, B, tmp):
+    """out[k, j] = exp(z[k, j] - max_k z[:, j]) / sum_k exp(...), over a K x B block.
+
+    Loops run over rows j (vectorised); ``tmp`` is scratch of length >= B.
+    """
+    m = tmp[:B]
+    m[:] = z[:B]
+    for k in range(1, K):
+        zk = z[k * B:(k + 1) * B]
+        for j in range(B):
+            m[j] = max(m[j], zk[j])
+    for k in range(K):
+        zk = z[k * B:(k + 1) * B]
+        ok = out[k * B:(k + 1) * B]
+        for j in range(B):
+            ok[j] = _exp(zk[j] - m[j])
+    m[:] = out[:B]
+    for k in range(1, K):
+        ok = out[k * B:(k + 1) * B]
+        for j in range(B):
+            m[j] += ok[j]
+    for k in range(K):
+        ok = out[k * B:(k + 1) * B]
+        for j in range(B):
+            ok[j] /= m[j]
+
+
+@_jit
+def _output(code, z, out, K, B, tmp):
+    """Outputs of the last layer from its logits: out = act_out(z), K x B."""
+    if code == SOFTMAX:
+        _softmax(z, out, K, B, tmp)
+    else:
+        out[:K * B] = z[:K * B]
+        _activate(code, out, K * B)
+
+
+@_jit
+def _activation_slope(code, a):
+    """d act / d z written in terms of the activation a = act(z)."""
+    if code == TANH:
+        return 1.0 - a * a
+    if code == SIGMOID:
+        return a * (1.0 - a)
+    if code == RELU:
+        return 1.0 if a > 0 else 0.0
+    return 1.0
+
+
+@_jit
+def _forward_block(params, sizes, hidden, output, X, rows, B, A, Z, tmp):
+    """Forward pass of rows ``X[rows[:B]]``: z_l = a_{l-1} W_l + b_l, a_l = act(z_l).
+
+    Writes every layer's activations into ``A`` and the output logits into ``Z`` (K x B);
+    ``tmp`` is scratch of length >= B.
+    """
+    for i in range(sizes[0]):
+        for j in range(B):
+            A[i * B + j] = X[rows[j], i]
+    L = sizes.shape[0] - 1
+    p = 0
+    a_in = 0
+    for l in range(L):
+        fi = sizes[l]
+        fo = sizes[l + 1]
+        b0 = p + fi * fo
+        a_out = a_in + fi * B
+        last = l == L - 1
+        for o in range(fo):
+            z = Z[o * B:(o + 1) * B] if last else A[a_out + o * B:a_out + (o + 1) * B]
+            bias = params[b0 + o]
+            for j in range(B):
+                z[j] = bias
+            for i in range(fi):
+                w = params[p + i * fo + o]
+                a = A[a_in + i * B:a_in + (i + 1) * B]
+                for j in range(B):
+                    z[j] += w * a[j]
+        if last:
+            _output(output, Z, A[a_out:a_out + fo * B], fo, B, tmp)
+        else:
+            _activate(hidden, A[a_out:a_out + fo * B], fo * B)
+        p = b0 + fo
+        a_in = a_out
+
+
+@_jit
+def _error_term_block(O, Z, T, rows, B, K, loss, output, beta, D):
+    """Output error term delta = dL/dz (K x B) from outputs O and logits Z (K x B), targets T[rows].
+
+    CE (softmax, or per-node binary CE on sigmoid) and MSE on identity: o - t.
+    MSE sigmoid: (o - t) o (1 - o).  MSE softmax: J^T (o - t), J = diag(o) - o o^T, i.e.
+    o_k ((o_k - t_k) - sum_m (o_m - t_m) o_m).  MSE_DIAGONAL: (o_k - t_k) o_k (1 - o_k).
+    beta > 0 adds the confidence penalty -beta H(o): beta o_k (log o_k + H) for softmax,
+    beta o_k (1 - o_k) z_k per sigmoid node.
+    """
+    for j in range(B):
+        r = rows[j]
+        if loss == MSE and output == SOFTMAX:
+            s = 0.0
+            for k in range(K):
+                o = O[k * B + j]
+                s += (o - T[r, k]) * o
+            for k in range(K):
+                o = O[k * B + j]
+                D[k * B + j] = o * ((o - T[r, k]) - s)
+        else:
+            for k in range(K):
+                o = O[k * B + j]
+                e = o - T[r, k]
+                if loss != CE and output != IDENTITY:
+                    e *= o * (1.0 - o)
+                D[k * B + j] = e
+        if beta != 0.0:
+            if output == SOFTMAX:
+                h = 0.0
+                for k in range(K):
+                    o = O[k * B + j]
+                    if o > 0.0:
+                        h -= o * math.log(o)
+                for k in range(K):
+                    o = O[k * B + j]
+                    if o > 0.0:
+                        D[k * B + j] += beta * o * (math.log(o) + h)
+            else:
+                for k in range(K):
+                    o = O[k * B + j]
+                    D[k * B + j] += beta * o * (1.0 - o) * Z[k * B + j]
+
+
+@_jit
+def _loss_block(O, Z, T, rows, B, K, loss, output, beta, out):
+    """Per-row loss into out[j].
+
+    CE softmax: sum_k t_k (logsumexp(z) - z_k).  CE sigmoid: sum_k softplus(z_k) - t_k z_k.
+    MSE: 1/2 sum_k (o_k - t_k)^2.  beta > 0 subtracts beta * H(o).
+    """
+    for j in range(B):
+        r = rows[j]
+        v = 0.0
+        if loss == CE and output == SOFTMAX:
+            zmax = Z[j]
+            for k in range(1, K):
+                zmax = max(zmax, Z[k * B + j])
+            s = 0.0
+            for k in range(K):
+                s += math.exp(Z[k * B + j] - zmax)
+            lse = zmax + math.log(s)
+            for k in range(K):
+                v += T[r, k] * (lse - Z[k * B + j])
+        elif loss == CE:
+            for k in range(K):
+                z = Z[k * B + j]
+                v += _softplus(z) - T[r, k] * z
+        else:
+            for k in range(K):
+                e = O[k * B + j] - T[r, k]
+                v += 0.5 * e * e
+        if beta != 0.0:
+            h = 0.0
+            for k in range(K):
+                o = O[k * B + j]
+                if o > 0.0:
+                    h -= o * math.log(o)
+                if output == SIGMOID and o < 1.0:
+                    h -= (1.0 - o) * math.log(1.0 - o)
+            v -= beta * h
+        out[j] = v
+
+
+@_jit
+def _dot(a, b, m):
+    """sum_j a[j] b[j] with four accumulators (a fixed order, so deterministic)."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    j = 0
+    while j + 4 <= m:
+        s0 += a[j] * b[j]
+        s1 += a[j + 1] * b[j + 1]
+        s2 += a[j + 2] * b[j + 2]
+        s3 += a[j + 3] * b[j + 3]
+        j += 4
+    while j < m:
+        s0 += a[j] * b[j]
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@_jit
+def _backward_block(params, sizes, hidden, A, B, D, D2, per_sample, G, g, scale):
+    """Back-propagate output deltas D (K x B) through the block in A.
+
+    delta_{l-1} = (delta_l W_l^T) * act'(a_{l-1});  dL/dW_l = a_{l-1}^T delta_l,  dL/db_l = delta_l.
+    per_sample: G[j, p] = dL_j/dtheta_p (G is the block's B x P rows).
+    Otherwise g[p] += scale * sum_j dL_j/dtheta_p.
+    D is overwritten; D2 is scratch of the same size.
+    """
+    L = sizes.shape[0] - 1
+    p_end = params.shape[0]
+    a_lay = 0
+    for l in range(L):
+        a_lay += sizes[l] * B  # offset of the output layer's activations
+    cur = D
+    nxt = D2
+    for l in range(L - 1, -1, -1):
+        fi = sizes[l]
+        fo = sizes[l + 1]
+        b0 = p_end - fo
+        w0 = b0 - fi * fo
+        a_in = a_lay - fi * B
+        if per_sample:
+            for o in range(fo):
+                d = cur[o * B:(o + 1) * B]
+                col = G[:, b0 + o]
+                for j in range(B):
+                    col[j] = d[j]
+                for i in range(fi):
+                    a = A[a_in + i * B:a_in + (i + 1) * B]
+                    col = G[:, w0 + i * fo + o]
+                    for j in range(B):
+                        col[j] = a[j] * d[j]
+        else:
+            for o in range(fo):
+                d = cur[o * B:(o + 1) * B]
+                s = 0.0
+                for j in range(B):
+                    s += d[j]
+                g[b0 + o] += scale * s
+                for i in range(fi):
+                    g[w0 + i * fo + o] += scale * _dot(A[a_in + i * B:a_in + (i + 1) * B], d, B)
+        if l > 0:
+            for i in range(fi):
+                nx = nxt[i * B:(i + 1) * B]
+                a = A[a_in + i * B:a_in + (i + 1) * B]
+                for j in range(B):
+                    nx[j] = 0.0
+                for o in range(fo):
+                    w = params[w0 + i * fo + o]
+                    d = cur[o * B:(o + 1) * B]
+                    for j in range(B):
+                        nx[j] += w * d[j]
+                for j in range(B):
+                    nx[j] *= _activation_slope(hidden, a[j])
+            cur, nxt = nxt, cur
+        p_end = w0
+        a_lay = a_in
+
+
+# ---------------------------------------------------------------- whole-data drivers
+
+
+@_jit
+def value_summary(x, row_len):
+    """(number of non-finite values, min, max, max over rows of |row sum - 1|) of a flat
+    array read as rows of ``row_len``; one pass, for the Python layer's checks."""
+    bad = 0
+    lo = np.inf
+    hi = -np.inf
+    worst = 0.0
+    for r in range(x.shape[0] // row_len):
+        s = 0.0
+        for k in range(row_len):
+            v = x[r * row_len + k]
+            if not np.isfinite(v):
+                bad += 1
+            lo = min(lo, v)
+            hi = max(hi, v)
+            s += v
+        worst = max(worst, abs(s - 1.0))
+    return bad, lo, hi, worst
+
+
+@_jit
+def _workspace(sizes, B, like):
+    """Buffers for blocks of up to B rows: activations A, logits Z, deltas D and D2,
+    row scratch tmp, and row indices rows."""
+    A = np.empty(sizes.sum() * B, like.dtype)
+    width = sizes[1:].max() * B
+    Z = np.empty(sizes[-1] * B, like.dtype)
+    return A, Z, np.empty(width, like.dtype), np.empty(width, like.dtype), np.empty(B, like.dtype), np.empty(B, np.int64)
+
+
+@_jit
+def _output_offset(sizes, B):
+    """Offset of the output layer inside a block's activations A."""
+    return (sizes.sum() - sizes[-1]) * B
+
+
+@_jit
+def forward_all(params, sizes, hidden, output, X, Z, O):
+    """Row-major logits Z and outputs O (n x K) for every row of X."""
+    n = X.shape[0]
+    K = sizes[-1]
+    Bmax = min(n, ROW_BLOCK)
+    A, Zb, _, _, tmp, rows = _workspace(sizes, Bmax, params)
+    for start in range(0, n, Bmax):
+        B = min(Bmax, n - start)
+        for j in range(B):
+            rows[j] = start + j
+        _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
+        ob = _output_offset(sizes, B)
+        for j in range(B):
+            for k in range(K):
+                Z[start + j, k] = Zb[k * B + j]
+                O[start + j, k] = A[ob + k * B + j]
+
+
+@_jit
+def error_terms(Zt, T, loss, output, D):
+    """Row-major delta (n x K) from feature-major logits Zt (K*n) and targets T (n x K)."""
+    n, K = T.shape
+    O = np.empty_like(Zt)
+    _output(output, Zt, O, K, n, np.empty(n, Zt.dtype))
+    Dt = np.empty_like(Zt)
+    _error_term_block(O, Zt, T, np.arange(n), n, K, loss, output, 0.0, Dt)
+    for j in range(n):
+        for k in range(K):
+            D[j, k] = Dt[k * n + j]
+
+
+@_jit
+def sample_losses(params, sizes, hidden, output, loss, X, T, out):
+    """out[n] = L(x_n, t_n) for every row."""
+    n = X.shape[0]
+    K = sizes[-1]
+    Bmax = min(n, ROW_BLOCK)
+    A, Zb, _, _, tmp, rows = _workspace(sizes, Bmax, params)
+    for start in range(0, n, Bmax):
+        B = min(Bmax, n - start)
+        for j in range(B):
+            rows[j] = start + j
+        _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
+        ob = _output_offset(sizes, B)
+        _loss_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, out[start:start + B])
+
+
+@_jit
+def gradients(params, sizes, hidden, output, loss, X, T, per_sample, G, g):
+    """Per-sample gradients into G (n x P), or their mean into g (P,), which must be zeroed."""
+    n = X.shape[0]
+    K = sizes[-1]
+    Bmax = min(n, ROW_BLOCK)
+    A, Zb, D, D2, tmp, rows = _workspace(sizes, Bmax, params)
+    for start in range(0, n, Bmax):
+        B = min(Bmax, n - start)
+        for j in range(B):
+            rows[j] = start + j
+        _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
+        ob = _output_offset(sizes, B)
+        _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
+        Gb = G[start:start + B] if per_sample else G
+        _backward_block(params, sizes, hidden, A, B, D, D2, per_sample, Gb, g, 1.0 / n)
