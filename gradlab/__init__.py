@@ -1,14 +1,14 @@
 """gradlab: exact per-sample, per-weight gradients of small nets, and the claims about
 label smoothing and back-propagation put to the test."""
 from . import datasets
-from .grads import (deltas, error_term, forward, grad, logits, loss, per_sample_grads,
-                    sample_losses)
+from .grads import (deltas, error_term, forward, grad, logit_losses, logits, loss,
+                    per_sample_grads, sample_losses)
 from .nets import MLP
 from .targets import one_hot, smooth_labels
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "MLP", "datasets", "deltas", "error_term", "forward", "grad", "logits", "loss",
+    "MLP", "datasets", "deltas", "error_term", "forward", "grad", "logit_losses", "logits", "loss",
     "one_hot", "per_sample_grads", "sample_losses", "smooth_labels",
 ]

@@ -439,6 +439,15 @@ def error_terms(Zt, T, loss, output, D):
 
 
 @_jit
+def logit_losses(Zt, T, loss, output, out):
+    """out[n] = L(z_n, t_n) from feature-major logits Zt (K*n) and targets T (n x K)."""
+    n, K = T.shape
+    O = np.empty_like(Zt)
+    _output(output, Zt, O, K, n, np.empty(n, Zt.dtype))
+    _loss_block(O, Zt, T, np.arange(n), n, K, loss, output, 0.0, out)
+
+
+@_jit
 def sample_losses(params, sizes, hidden, output, loss, X, T, out):
     """out[n] = L(x_n, t_n) for every row."""
     n = X.shape[0]

@@ -33,6 +33,16 @@ def logits(net, X):
     return _forward(net, X)[0]
 
 
+def _logit_args(z, T, loss, output, variant="exact"):
+    output = _checks.choice("output", output, ("identity", "sigmoid", "softmax"))
+    code = _checks.loss_code(loss, output, variant)
+    z = _checks.float_array("z", z, ndim=2)
+    if output == "softmax" and z.shape[1] < 2:
+        raise ValueError(f"z: a softmax output needs at least 2 columns; got shape {z.shape}")
+    T = _checks.targets("T", T, z.shape[0], z.shape[1], loss, output, z.dtype)
+    return np.ascontiguousarray(z.T).ravel(), T, code, _checks.ACTIVATION_CODES[output]
+
+
 def error_term(z, T, loss="ce", output="softmax", variant="exact"):
     """``delta = dL/dz`` per row, shape (n, K), from logits ``z`` (n, K) and targets ``T``.
 
@@ -41,16 +51,18 @@ def error_term(z, T, loss="ce", output="softmax", variant="exact"):
     softmax with MSE: ``J^T (o - t)`` with ``J = diag(o) - o o^T``; ``variant="diagonal"``
     gives the common shortcut ``(o - t) o (1 - o)`` instead (not the gradient).
     """
-    output = _checks.choice("output", output, ("identity", "sigmoid", "softmax"))
-    code = _checks.loss_code(loss, output, variant)
-    z = _checks.float_array("z", z, ndim=2)
-    if output == "softmax" and z.shape[1] < 2:
-        raise ValueError(f"z: a softmax output needs at least 2 columns; got shape {z.shape}")
-    T = _checks.targets("T", T, z.shape[0], z.shape[1], loss, output, z.dtype)
-    D = np.empty_like(z)
-    _kernels.error_terms(np.ascontiguousarray(z.T).ravel(), T, code,
-                         _checks.ACTIVATION_CODES[output], D)
+    zt, T, code, out_code = _logit_args(z, T, loss, output, variant)
+    D = np.empty(T.shape, zt.dtype)
+    _kernels.error_terms(zt, T, code, out_code, D)
     return D
+
+
+def logit_losses(z, T, loss="ce", output="softmax"):
+    """Per-row loss ``L(z_n, t_n)`` from logits ``z`` (n, K), shape (n,)."""
+    zt, T, code, out_code = _logit_args(z, T, loss, output)
+    out = np.empty(T.shape[0], zt.dtype)
+    _kernels.logit_losses(zt, T, code, out_code, out)
+    return out
 
 
 def sample_losses(net, X, T, loss="ce"):
