@@ -5,10 +5,11 @@ from .grads import (deltas, error_term, forward, grad, logit_losses, logits, los
                     per_sample_grads, sample_losses)
 from .nets import MLP
 from .targets import one_hot, smooth_labels
+from .train import History, train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "MLP", "datasets", "deltas", "error_term", "forward", "grad", "logit_losses", "logits", "loss",
-    "one_hot", "per_sample_grads", "sample_losses", "smooth_labels",
+    "History", "MLP", "datasets", "deltas", "error_term", "forward", "grad", "logit_losses", "logits", "loss",
+    "one_hot", "per_sample_grads", "sample_losses", "smooth_labels", "train",
 ]

@@ -167,9 +167,11 @@ def loss_code(loss, output, variant="exact"):
 def targets(name, T, n, n_outputs, loss, output, dtype):
     """Targets as an (n, K) matrix of ``dtype``; 1-D integer labels are one-hot encoded.
 
-    CE needs targets in [0, 1]; softmax-CE needs rows summing to 1 (to sqrt(eps) of dtype).
+    CE needs targets in [0, 1]; softmax-CE needs rows summing to 1, to sqrt(eps) of the coarser
+    of ``dtype`` and the precision the targets came in (float32 rows sum to 1 only to ~1e-7).
     """
     T_arr = np.asarray(T)
+    eps = max(np.finfo(dtype).eps, np.finfo(T_arr.dtype).eps if T_arr.dtype.kind == "f" else 0.0)
     if T_arr.ndim == 1 and T_arr.dtype.kind in "iu":
         y = labels(name, T_arr, max(n_outputs, 2))
         if n_outputs == 1:
@@ -187,7 +189,7 @@ def targets(name, T, n, n_outputs, loss, output, dtype):
     if loss == "ce":
         if lo < 0 or hi > 1:
             raise ValueError(f"{name}: cross-entropy targets must lie in [0, 1]; got range [{lo}, {hi}]")
-        if output == "softmax" and row_dev > np.sqrt(np.finfo(dtype).eps):
+        if output == "softmax" and row_dev > np.sqrt(eps):
             raise ValueError(f"{name}: softmax cross-entropy targets must sum to 1 in every row "
                              f"(to sqrt(eps)); worst row is off by {row_dev:.3g}")
     return T_arr

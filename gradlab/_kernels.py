@@ -25,13 +25,17 @@ from numba.extending import intrinsic
 # error_model="numpy": a float division by zero gives inf/nan instead of a Python-style
 # check, which would stop LLVM from inlining and vectorising the loops below.
 _jit = njit(cache=True, error_model="numpy")
+# Block steps are inlined into their callers: a numba call that passes arrays costs reference
+# counting per array, which at one row per step costs more than the arithmetic.
+_jit_inline = njit(cache=True, error_model="numpy", inline="always")
 
 # Activation codes (hidden and output); SOFTMAX is an output only.
 IDENTITY, TANH, RELU, SIGMOID, SOFTMAX = 0, 1, 2, 3, 4
 # Loss codes; MSE_DIAGONAL is softmax-MSE with the (o - t) o (1 - o) shortcut.
 CE, MSE, MSE_DIAGONAL = 0, 1, 2
 
-ROW_BLOCK = 256  # rows per block in the whole-data drivers; bounds work memory
+ROW_BLOCK = 256
+NARROW = 8  # layers with fewer outputs sum weight gradients as dot products over rows  # rows per block in the whole-data drivers; bounds work memory
 
 
 @intrinsic
@@ -63,9 +67,8 @@ def _exp(x):
     p = p * r + 1.0 / 24.0
     p = p * r + 1.0 / 6.0
     p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * _float_from_bits((np.int64(k) + 1023) << 52)
+    # 1 + (r + r^2 p): the two leading terms added last, so they round once
+    return (1.0 + (r + r * r * p)) * _float_from_bits((np.int64(k) + 1023) << 52)
 
 
 @_jit
@@ -97,7 +100,7 @@ def _softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@_jit
+@_jit_inline
 def _activate(code, v, m):
     """In place, element-wise: v[:m] <- act(v[:m]) for identity, tanh, relu or sigmoid.
 
@@ -115,7 +118,7 @@ def _activate(code, v, m):
             v[q] = _sigmoid(v[q])
 
 
-@_jit
+@_jit_inline
 def _softmax(z, out, K, B, tmp):
     """out[k, j] = exp(z[k, j] - max_k z[:, j]) / sum_k exp(...), over a K x B block.
 
@@ -143,7 +146,7 @@ def _softmax(z, out, K, B, tmp):
             ok[j] /= m[j]
 
 
-@_jit
+@_jit_inline
 def _output(code, z, out, K, B, tmp):
     """Outputs of the last layer from its logits: out = act_out(z), K x B."""
     if code == SOFTMAX:
@@ -165,7 +168,7 @@ def _activation_slope(code, a):
     return 1.0
 
 
-@_jit
+@_jit_inline
 def _forward_block(params, sizes, hidden, output, X, rows, B, A, Z, tmp):
     """Forward pass of rows ``X[rows[:B]]``: z_l = a_{l-1} W_l + b_l, a_l = act(z_l).
 
@@ -202,7 +205,7 @@ def _forward_block(params, sizes, hidden, output, X, rows, B, A, Z, tmp):
         a_in = a_out
 
 
-@_jit
+@_jit_inline
 def _error_term_block(O, Z, T, rows, B, K, loss, output, beta, D):
     """Output error term delta = dL/dz (K x B) from outputs O and logits Z (K x B), targets T[rows].
 
@@ -286,33 +289,60 @@ def _loss_block(O, Z, T, rows, B, K, loss, output, beta, out):
         out[j] = v
 
 
-@_jit
+@_jit_inline
 def _dot(a, b, m):
-    """sum_j a[j] b[j] with four accumulators (a fixed order, so deterministic)."""
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
+    """sum_j a[j] b[j] with eight accumulators (a fixed order, so deterministic; the
+    independent chains let LLVM use vector registers)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
     j = 0
-    while j + 4 <= m:
+    while j + 8 <= m:
         s0 += a[j] * b[j]
         s1 += a[j + 1] * b[j + 1]
         s2 += a[j + 2] * b[j + 2]
         s3 += a[j + 3] * b[j + 3]
-        j += 4
+        s4 += a[j + 4] * b[j + 4]
+        s5 += a[j + 5] * b[j + 5]
+        s6 += a[j + 6] * b[j + 6]
+        s7 += a[j + 7] * b[j + 7]
+        j += 8
     while j < m:
         s0 += a[j] * b[j]
         j += 1
-    return (s0 + s1) + (s2 + s3)
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-@_jit
-def _backward_block(params, sizes, hidden, A, B, D, D2, per_sample, G, g, scale):
+@_jit_inline
+def _sgd_update(params, grad_sum, scale, velocity, penalized, hyper):
+    """One SGD step on every parameter from the mean data gradient ``scale * grad_sum``.
+
+    hyper = (lr, l2, l1, weight_decay, momentum); penalized[p] is 1 where penalties apply:
+    g = scale grad_sum + penalized (l2 w + l1 sign(w));  v = momentum v + g;
+    w <- w - lr v - lr weight_decay penalized w   (decay decoupled from the gradient).
+    """
+    lr, l2, l1, wd, momentum = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
+    if momentum != 0.0:
+        for p in range(params.shape[0]):
+            w = params[p]
+            g = scale * grad_sum[p] + penalized[p] * (l2 * w + l1 * np.sign(w))
+            velocity[p] = momentum * velocity[p] + g
+            params[p] = w - lr * velocity[p] - lr * wd * penalized[p] * w
+    else:
+        for p in range(params.shape[0]):
+            w = params[p]
+            g = scale * grad_sum[p] + penalized[p] * (l2 * w + l1 * np.sign(w))
+            params[p] = w - lr * g - lr * wd * penalized[p] * w
+
+
+@_jit_inline
+def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g):
     """Back-propagate output deltas D (K x B) through the block in A.
 
     delta_{l-1} = (delta_l W_l^T) * act'(a_{l-1});  dL/dW_l = a_{l-1}^T delta_l,  dL/db_l = delta_l.
     per_sample: G[j, p] = dL_j/dtheta_p (G is the block's B x P rows).
-    Otherwise g[p] += scale * sum_j dL_j/dtheta_p.
+    Otherwise: g[p] += sum_j dL_j/dtheta_p. For a narrow layer over a long block the weight
+    sums are dot products over rows (`_dot`); otherwise they are accumulated as
+    g[W_l][i, :] += a[i, j] delta[j, :] from the transposed deltas DT (B x width), so the
+    inner loop runs over output units. Either way the order is fixed by the shapes alone.
     D is overwritten; D2 is scratch of the same size.
     """
     L = sizes.shape[0] - 1
@@ -328,26 +358,6 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, per_sample, G, g, scale)
         b0 = p_end - fo
         w0 = b0 - fi * fo
         a_in = a_lay - fi * B
-        if per_sample:
-            for o in range(fo):
-                d = cur[o * B:(o + 1) * B]
-                col = G[:, b0 + o]
-                for j in range(B):
-                    col[j] = d[j]
-                for i in range(fi):
-                    a = A[a_in + i * B:a_in + (i + 1) * B]
-                    col = G[:, w0 + i * fo + o]
-                    for j in range(B):
-                        col[j] = a[j] * d[j]
-        else:
-            for o in range(fo):
-                d = cur[o * B:(o + 1) * B]
-                s = 0.0
-                for j in range(B):
-                    s += d[j]
-                g[b0 + o] += scale * s
-                for i in range(fi):
-                    g[w0 + i * fo + o] += scale * _dot(A[a_in + i * B:a_in + (i + 1) * B], d, B)
         if l > 0:
             for i in range(fi):
                 nx = nxt[i * B:(i + 1) * B]
@@ -361,6 +371,42 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, per_sample, G, g, scale)
                         nx[j] += w * d[j]
                 for j in range(B):
                     nx[j] *= _activation_slope(hidden, a[j])
+        if per_sample:
+            for o in range(fo):
+                d = cur[o * B:(o + 1) * B]
+                col = G[:, b0 + o]
+                for j in range(B):
+                    col[j] = d[j]
+                for i in range(fi):
+                    a = A[a_in + i * B:a_in + (i + 1) * B]
+                    col = G[:, w0 + i * fo + o]
+                    for j in range(B):
+                        col[j] = a[j] * d[j]
+        elif fo < NARROW and B >= 2 * NARROW:
+            for o in range(fo):
+                d = cur[o * B:(o + 1) * B]
+                s = 0.0
+                for j in range(B):
+                    s += d[j]
+                g[b0 + o] += s
+                for i in range(fi):
+                    g[w0 + i * fo + o] += _dot(A[a_in + i * B:a_in + (i + 1) * B], d, B)
+        else:
+            for o in range(fo):
+                d = cur[o * B:(o + 1) * B]
+                s = 0.0
+                for j in range(B):
+                    s += d[j]
+                    DT[j, o] = d[j]
+                g[b0 + o] += s
+            for i in range(fi):
+                a = A[a_in + i * B:a_in + (i + 1) * B]
+                gw = g[w0 + i * fo:w0 + (i + 1) * fo]
+                for j in range(B):
+                    aj = a[j]
+                    for o in range(fo):
+                        gw[o] += aj * DT[j, o]
+        if l > 0:
             cur, nxt = nxt, cur
         p_end = w0
         a_lay = a_in
@@ -392,12 +438,13 @@ def value_summary(x, row_len):
 
 @_jit
 def _workspace(sizes, B, like):
-    """Buffers for blocks of up to B rows: activations A, logits Z, deltas D and D2,
-    row scratch tmp, and row indices rows."""
+    """Buffers for blocks of up to B rows: activations A, logits Z, deltas D and D2 and
+    their transpose DT, row scratch tmp, and row indices rows."""
     A = np.empty(sizes.sum() * B, like.dtype)
-    width = sizes[1:].max() * B
+    width = sizes[1:].max()
     Z = np.empty(sizes[-1] * B, like.dtype)
-    return A, Z, np.empty(width, like.dtype), np.empty(width, like.dtype), np.empty(B, like.dtype), np.empty(B, np.int64)
+    return (A, Z, np.empty(width * B, like.dtype), np.empty(width * B, like.dtype),
+            np.empty((B, width), like.dtype), np.empty(B, like.dtype), np.empty(B, np.int64))
 
 
 @_jit
@@ -412,7 +459,7 @@ def forward_all(params, sizes, hidden, output, X, Z, O):
     n = X.shape[0]
     K = sizes[-1]
     Bmax = min(n, ROW_BLOCK)
-    A, Zb, _, _, tmp, rows = _workspace(sizes, Bmax, params)
+    A, Zb, _, _, _, tmp, rows = _workspace(sizes, Bmax, params)
     for start in range(0, n, Bmax):
         B = min(Bmax, n - start)
         for j in range(B):
@@ -453,7 +500,7 @@ def sample_losses(params, sizes, hidden, output, loss, X, T, out):
     n = X.shape[0]
     K = sizes[-1]
     Bmax = min(n, ROW_BLOCK)
-    A, Zb, _, _, tmp, rows = _workspace(sizes, Bmax, params)
+    A, Zb, _, _, _, tmp, rows = _workspace(sizes, Bmax, params)
     for start in range(0, n, Bmax):
         B = min(Bmax, n - start)
         for j in range(B):
@@ -469,7 +516,7 @@ def gradients(params, sizes, hidden, output, loss, X, T, per_sample, G, g):
     n = X.shape[0]
     K = sizes[-1]
     Bmax = min(n, ROW_BLOCK)
-    A, Zb, D, D2, tmp, rows = _workspace(sizes, Bmax, params)
+    A, Zb, D, D2, DT, tmp, rows = _workspace(sizes, Bmax, params)
     for start in range(0, n, Bmax):
         B = min(Bmax, n - start)
         for j in range(B):
@@ -478,4 +525,150 @@ def gradients(params, sizes, hidden, output, loss, X, T, per_sample, G, g):
         ob = _output_offset(sizes, B)
         _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
         Gb = G[start:start + B] if per_sample else G
-        _backward_block(params, sizes, hidden, A, B, D, D2, per_sample, Gb, g, 1.0 / n)
+        _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, Gb, g)
+    if not per_sample:
+        for p in range(g.shape[0]):
+            g[p] /= n
+
+
+# ---------------------------------------------------------------- training
+
+# Columns of the per-record statistics written by `record`.
+WEIGHT_NORM, TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC, LOGIT_GAP, PAST_TARGET = range(7)
+N_STATS = 7
+
+
+@_jit
+def _true_class_stats(O, Z, T, rows, labels, B, K, j):
+    """(correct, logit gap, past target) of row j: argmax == label; z_true - max other z
+    (K = 1: the signed logit); 1 if the true-class output exceeds its target t'_true."""
+    y = labels[rows[j]]
+    if K == 1:
+        o = O[j]
+        z = Z[j]
+        correct = (o > 0.5) == (y == 1)
+        gap = z if y == 1 else -z
+        past = o > T[rows[j], 0] if y == 1 else o < T[rows[j], 0]
+        return correct, gap, past
+    best = 0
+    other = -np.inf
+    for k in range(K):
+        if O[k * B + j] > O[best * B + j]:
+            best = k
+        if k != y:
+            other = max(other, Z[k * B + j])
+    return best == y, Z[y * B + j] - other, O[y * B + j] > T[rows[j], y]
+
+
+@_jit
+def _evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, rows, lb):
+    """Sums over all rows of X: (loss, correct, logit gap, past target)."""
+    n = X.shape[0]
+    K = sizes[-1]
+    Bmax = tmp.shape[0]
+    total = np.zeros(4)
+    for start in range(0, n, Bmax):
+        B = min(Bmax, n - start)
+        for j in range(B):
+            rows[j] = start + j
+        _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
+        ob = _output_offset(sizes, B)
+        O = A[ob:ob + K * B]
+        _loss_block(O, Zb, T, rows, B, K, loss, output, 0.0, lb)
+        for j in range(B):
+            correct, gap, past = _true_class_stats(O, Zb, T, rows, labels, B, K, j)
+            total[0] += lb[j]
+            total[1] += correct
+            total[2] += gap
+            total[3] += past
+    return total
+
+
+@_jit
+def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, traced,
+           r, stats, layer_norms, traces):
+    """Write record r: weight norms, train and test loss/accuracy, mean logit gap, share of
+    rows past their target, and per-sample gradients of the ``traced`` parameters."""
+    L = sizes.shape[0] - 1
+    p = 0
+    total = 0.0
+    for l in range(L):
+        m = sizes[l] * sizes[l + 1]
+        s = 0.0
+        for q in range(p, p + m):
+            s += params[q] * params[q]
+        layer_norms[r, l] = math.sqrt(s)
+        total += s
+        p += m + sizes[l + 1]
+    stats[r, WEIGHT_NORM] = math.sqrt(total)
+    n = X.shape[0]
+    Bmax = min(n, ROW_BLOCK)
+    A, Zb, D, D2, DT, tmp, rows = _workspace(sizes, Bmax, params)
+    lb = np.empty(Bmax, params.dtype)
+    tr = _evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, rows, lb)
+    stats[r, TRAIN_LOSS] = tr[0] / n
+    stats[r, TRAIN_ACC] = tr[1] / n
+    stats[r, LOGIT_GAP] = tr[2] / n
+    stats[r, PAST_TARGET] = tr[3] / n
+    if Xt.shape[0] > 0:
+        At, Zt, _, _, _, tmpt, rowst = _workspace(sizes, min(Xt.shape[0], ROW_BLOCK), params)
+        te = _evaluate(params, sizes, hidden, output, loss, Xt, Tt, labels_t, At, Zt, tmpt, rowst, lb)
+        stats[r, TEST_LOSS] = te[0] / Xt.shape[0]
+        stats[r, TEST_ACC] = te[1] / Xt.shape[0]
+    else:
+        stats[r, TEST_LOSS] = np.nan
+        stats[r, TEST_ACC] = np.nan
+    if traced.shape[0] > 0:
+        K = sizes[-1]
+        G = np.empty((Bmax, params.shape[0]), params.dtype)
+        for start in range(0, n, Bmax):
+            B = min(Bmax, n - start)
+            for j in range(B):
+                rows[j] = start + j
+            _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
+            ob = _output_offset(sizes, B)
+            _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
+            _backward_block(params, sizes, hidden, A, B, D, D2, DT, True, G, G[0])
+            for j in range(B):
+                for c in range(traced.shape[0]):
+                    traces[r, start + j, c] = G[j, traced[c]]
+
+
+@_jit
+def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
+                order, batch, n_epochs, step0, record_every, total_steps,
+                Xt, Tt, labels_t, traced, stats, layer_norms, traces, state):
+    """Run ``n_epochs`` epochs of mini-batch SGD in place on ``params`` / ``velocity``
+    (`_sgd_update`; ``penalized`` marks the parameters that penalties and decay act on).
+
+    ``order`` holds each epoch's row order (n_epochs x n, flat); an epoch is ceil(n / batch)
+    steps, the last batch holding the remainder. After every ``record_every``-th step (and the
+    last) a record is written at index state[0], which is then advanced. If an error term
+    becomes non-finite the run stops: state[1] = the step that produced it.
+    """
+    n = X.shape[0]
+    K = sizes[-1]
+    steps_per_epoch = (n + batch - 1) // batch
+    A, Zb, D, D2, DT, tmp, _ = _workspace(sizes, batch, params)
+    grad = np.empty_like(params)
+    no_G = np.empty((0, 0), params.dtype)
+    step = step0
+    for e in range(n_epochs):
+        for b in range(steps_per_epoch):
+            B = min(batch, n - b * batch)
+            rows = order[e * n + b * batch:e * n + b * batch + B]
+            _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
+            ob = _output_offset(sizes, B)
+            _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, beta, D)
+            for q in range(K * B):
+                if not np.isfinite(D[q]):
+                    state[1] = step + 1
+                    return
+            grad[:] = 0.0
+            _backward_block(params, sizes, hidden, A, B, D, D2, DT, False, no_G, grad)
+            _sgd_update(params, grad, 1.0 / B, velocity, penalized, hyper)
+            step += 1
+            if step % record_every == 0 or step == total_steps:
+                record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
+                       traced, state[0], stats, layer_norms, traces)
+                state[0] += 1

@@ -1,0 +1,199 @@
+"""Training: mini-batch SGD run inside numba, with records of weight norms, losses,
+accuracies, logit gaps and per-weight delta traces on a schedule keyed by step.
+
+Objective per step, for a batch of B rows with training targets t' (smoothed if asked):
+
+    1/B sum_n [L(x_n, t'_n) - beta H(o_n)] + l2/2 ||W||^2 + l1 |W|_1
+
+(``H`` the output entropy: the confidence penalty of Pereyra et al., 2017), minimised by
+SGD with optional momentum (``v = m v + g``, ``w -= lr v``) and decoupled weight decay
+(``w -= lr * weight_decay * w``). Penalties and decay act on weights only unless
+``penalize_bias=True``.
+"""
+import sys
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _checks, _kernels
+from .nets import MLP
+from .targets import SMOOTHING_VARIANTS, smooth_labels
+
+CHUNK_ROWS = 1 << 20  # rows processed per kernel call; between calls: progress and Ctrl-C
+
+
+@dataclass
+class History:
+    """What `train` recorded. Arrays are indexed by record; ``step[r]`` is the number of
+    updates made before record r (record 0 is the initial net).
+
+    weight_norm  : ||W||_2 over all weights (biases excluded)
+    layer_norms  : (records, layers) Frobenius norm of each W_l
+    train_loss   : mean data loss on the training rows against the training targets t'
+    test_loss    : mean data loss on the test rows against their (unsmoothed) targets
+    train_acc, test_acc : share of rows whose largest output is the true class
+    logit_gap    : mean of (true-class logit - largest other logit) over training rows
+    past_target  : share of training rows whose true-class output exceeds t'_true: their
+                   true-class update has flipped sign
+    traces       : (records, n_train, n_traced) per-sample deltas -lr dL_n/dw of the traced
+                   weights ``(layer, from, to)``
+    """
+    step: np.ndarray
+    weight_norm: np.ndarray
+    layer_norms: np.ndarray
+    train_loss: np.ndarray
+    train_acc: np.ndarray
+    test_loss: np.ndarray
+    test_acc: np.ndarray
+    logit_gap: np.ndarray
+    past_target: np.ndarray
+    traces: np.ndarray
+    net: MLP
+    diverged_at: int | None = None
+    interrupted: bool = False
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def diverged(self):
+        return self.diverged_at is not None
+
+
+def _penalty(name, value):
+    return _checks.number(name, value, low=0.0)
+
+
+def _traced_indices(net, trace):
+    """Flat parameter indices of the weights named (layer, from, to)."""
+    if trace is None:
+        return np.empty(0, np.int64)
+    out = []
+    for item in trace:
+        if not (isinstance(item, (tuple, list)) and len(item) == 3):
+            raise TypeError(f"trace must be a list of (layer, from, to) triples; got {item!r}")
+        layer, i, o = (_checks.integer("trace", v, low=0) for v in item)
+        if layer >= net.n_layers or i >= net.sizes[layer] or o >= net.sizes[layer + 1]:
+            raise ValueError(f"trace: no weight {item!r} in a net of sizes {list(net.sizes)}")
+        w, _ = net.layer_slices()[layer]
+        out.append(w.start + i * net.sizes[layer + 1] + o)
+    return np.asarray(out, np.int64)
+
+
+def _data(net, X, y, loss, name_X, name_y):
+    X = _checks.net_inputs(net, X) if name_X == "X" else _checks.float_array(name_X, X, 2, net.dtype)
+    if X.shape[1] != net.sizes[0]:
+        raise ValueError(f"{name_X} has {X.shape[1]} features but the net's input size is {net.sizes[0]}")
+    T = _checks.targets(name_y, y, X.shape[0], net.sizes[-1], loss, net.output, net.dtype)
+    labels = (T[:, 0] > 0.5).astype(np.int64) if T.shape[1] == 1 else T.argmax(axis=1)
+    return X, T, labels
+
+
+def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0.0, l1=0.0,
+          weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
+          batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None,
+          trace=None, progress=None):
+    """Train a copy of ``net`` on (X, y); returns a `History` whose ``net`` is the trained copy.
+
+    ``y``: integer labels or an (n, K) target matrix. ``smoothing`` a is applied to the
+    targets inside training (`smooth_labels`); the caller's arrays and ``net`` are never
+    changed. ``batch_size``: 1 (online), any size, or None for the full batch; rows are
+    reshuffled every epoch from ``seed`` (full batch: no shuffling). ``record_every`` counts
+    updates. ``trace``: weights ``(layer, from, to)`` whose per-sample deltas are recorded.
+    ``progress``: show a progress bar (default: when stderr is a terminal).
+
+    A step whose error term is not finite stops the run with a RuntimeWarning;
+    ``History.diverged_at`` names it. Ctrl-C stops between chunks and returns what was
+    recorded, with ``History.interrupted``.
+    """
+    _checks.net(net)
+    code = _checks.loss_code(loss, net.output)
+    a = _checks.fraction("smoothing", smoothing)
+    _checks.choice("smoothing_variant", smoothing_variant, SMOOTHING_VARIANTS)
+    hyper = np.array([_checks.number("lr", lr, low=0.0, low_open=True), _penalty("l2", l2),
+                      _penalty("l1", l1), _penalty("weight_decay", weight_decay),
+                      _checks.number("momentum", momentum, 0.0, 1.0)])
+    if hyper[4] >= 1.0:
+        raise ValueError(f"momentum must be < 1; got {momentum}")
+    beta = _penalty("confidence_penalty", confidence_penalty)
+    if beta and net.output == "identity":
+        raise ValueError("confidence_penalty needs a softmax or sigmoid output")
+    X, T, labels = _data(net, X, y, loss, "X", "y")
+    n = X.shape[0]
+    if a > 0:
+        T = smooth_labels(T, a, smoothing_variant).astype(net.dtype)
+    if (X_test is None) != (y_test is None):
+        raise ValueError("X_test and y_test must be given together")
+    if X_test is not None:
+        Xt, Tt, labels_t = _data(net, X_test, y_test, loss, "X_test", "y_test")
+    else:
+        Xt, Tt, labels_t = np.empty((0, n and X.shape[1]), net.dtype), np.empty((0, net.sizes[-1]), net.dtype), np.empty(0, np.int64)
+    batch = n if batch_size is None else min(_checks.integer("batch_size", batch_size, low=1), n)
+    epochs = _checks.integer("epochs", epochs, low=1)
+    record_every = _checks.integer("record_every", record_every, low=1)
+    rng = np.random.default_rng(_checks.seed("seed", seed))
+    traced = _traced_indices(net, trace)
+
+    steps_per_epoch = -(-n // batch)
+    total = epochs * steps_per_epoch
+    n_records = 1 + total // record_every + (total % record_every != 0)
+    stats = np.full((n_records, _kernels.N_STATS), np.nan)
+    layer_norms = np.full((n_records, net.n_layers), np.nan)
+    traces = np.zeros((n_records, n if traced.size else 0, traced.size), net.dtype)
+    params = net.params.copy()
+    velocity = np.zeros_like(params)
+    penalized = (net.weight_mask() | bool(penalize_bias)).astype(net.dtype)
+    state = np.zeros(2, np.int64)  # records written, step that diverged (0: none)
+    codes = (net._sizes, _checks.ACTIVATION_CODES[net.hidden], _checks.ACTIVATION_CODES[net.output], code)
+
+    _kernels.record(params, *codes[:3], code, X, T, labels, Xt, Tt, labels_t, traced,
+                    0, stats, layer_norms, traces)
+    state[0] = 1
+    chunk_epochs = max(1, CHUNK_ROWS // n)
+    if progress is None:
+        progress = sys.stderr.isatty() and total * batch > 10 * CHUNK_ROWS
+    bar = _progress_bar(total, progress)
+    interrupted = False
+    try:
+        for e0 in range(0, epochs, chunk_epochs):
+            ne = min(chunk_epochs, epochs - e0)
+            if batch < n:
+                order = np.concatenate([rng.permutation(n) for _ in range(ne)])
+            else:
+                order = np.tile(np.arange(n), ne)
+            _kernels.train_chunk(params, velocity, penalized, *codes, beta, hyper, X, T, labels, order, batch,
+                                 ne, e0 * steps_per_epoch, record_every, total, Xt, Tt, labels_t,
+                                 traced, stats, layer_norms, traces, state)
+            if bar is not None:
+                bar.update(ne * steps_per_epoch)
+            if state[1]:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+    diverged_at = int(state[1]) if state[1] else None
+    if diverged_at is not None:
+        warnings.warn(f"training diverged: the error term became NaN or inf at step {diverged_at}; "
+                      "the history up to there is kept", RuntimeWarning, stacklevel=2)
+    r = int(state[0])
+    steps = np.minimum(np.arange(n_records) * record_every, total)
+    settings = dict(loss=loss, smoothing=a, smoothing_variant=smoothing_variant, l2=hyper[1], l1=hyper[2],
+                    weight_decay=hyper[3], confidence_penalty=beta, penalize_bias=bool(penalize_bias),
+                    lr=hyper[0], momentum=hyper[4], batch_size=batch, epochs=epochs, seed=seed,
+                    record_every=record_every, sizes=list(net.sizes), hidden=net.hidden,
+                    output=net.output, dtype=np.dtype(net.dtype).name, trace=trace)
+    col = lambda c: stats[:r, c].copy()
+    return History(step=steps[:r], weight_norm=col(_kernels.WEIGHT_NORM), layer_norms=layer_norms[:r].copy(),
+                   train_loss=col(_kernels.TRAIN_LOSS), train_acc=col(_kernels.TRAIN_ACC),
+                   test_loss=col(_kernels.TEST_LOSS), test_acc=col(_kernels.TEST_ACC),
+                   logit_gap=col(_kernels.LOGIT_GAP), past_target=col(_kernels.PAST_TARGET),
+                   traces=-hyper[0] * traces[:r], net=MLP.from_params(net.sizes, params, net.hidden, net.output),
+                   diverged_at=diverged_at, interrupted=interrupted, settings=settings)
+
+
+def _progress_bar(total, show):
+    if not show:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="step", desc="gradlab.train")
