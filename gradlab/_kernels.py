@@ -125,7 +125,8 @@ def _softmax(z, out, K, B, tmp):
     Loops run over rows j (vectorised); ``tmp`` is scratch of length >= B.
     """
     m = tmp[:B]
-    m[:] = z[:B]
+    for j in range(B):
+        m[j] = z[j]
     for k in range(1, K):
         zk = z[k * B:(k + 1) * B]
         for j in range(B):
@@ -135,7 +136,8 @@ def _softmax(z, out, K, B, tmp):
         ok = out[k * B:(k + 1) * B]
         for j in range(B):
             ok[j] = _exp(zk[j] - m[j])
-    m[:] = out[:B]
+    for j in range(B):
+        m[j] = out[j]
     for k in range(1, K):
         ok = out[k * B:(k + 1) * B]
         for j in range(B):
@@ -152,7 +154,8 @@ def _output(code, z, out, K, B, tmp):
     if code == SOFTMAX:
         _softmax(z, out, K, B, tmp)
     else:
-        out[:K * B] = z[:K * B]
+        for q in range(K * B):
+            out[q] = z[q]
         _activate(code, out, K * B)
 
 
@@ -189,6 +192,12 @@ def _forward_block(params, sizes, hidden, output, X, rows, B, A, Z, tmp):
         last = l == L - 1
         for o in range(fo):
             z = Z[o * B:(o + 1) * B] if last else A[a_out + o * B:a_out + (o + 1) * B]
+            if B == 1:  # one row: scalar loop, same order, without the vector loop's set-up
+                acc = params[b0 + o]
+                for i in range(fi):
+                    acc += params[p + i * fo + o] * A[a_in + i]
+                z[0] = acc
+                continue
             bias = params[b0 + o]
             for j in range(B):
                 z[j] = bias
@@ -358,7 +367,13 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g):
         b0 = p_end - fo
         w0 = b0 - fi * fo
         a_in = a_lay - fi * B
-        if l > 0:
+        if l > 0 and B == 1:
+            for i in range(fi):
+                acc = 0.0
+                for o in range(fo):
+                    acc += params[w0 + i * fo + o] * cur[o]
+                nxt[i] = acc * _activation_slope(hidden, A[a_in + i])
+        elif l > 0:
             for i in range(fi):
                 nx = nxt[i * B:(i + 1) * B]
                 a = A[a_in + i * B:a_in + (i + 1) * B]
@@ -382,6 +397,13 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g):
                     col = G[:, w0 + i * fo + o]
                     for j in range(B):
                         col[j] = a[j] * d[j]
+        elif B == 1:
+            for o in range(fo):
+                g[b0 + o] += cur[o]
+            for i in range(fi):
+                a = A[a_in + i]
+                for o in range(fo):
+                    g[w0 + i * fo + o] += a * cur[o]
         elif fo < NARROW and B >= 2 * NARROW:
             for o in range(fo):
                 d = cur[o * B:(o + 1) * B]
@@ -664,7 +686,8 @@ def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, 
                 if not np.isfinite(D[q]):
                     state[1] = step + 1
                     return
-            grad[:] = 0.0
+            for p in range(grad.shape[0]):
+                grad[p] = 0.0
             _backward_block(params, sizes, hidden, A, B, D, D2, DT, False, no_G, grad)
             _sgd_update(params, grad, 1.0 / B, velocity, penalized, hyper)
             step += 1
