@@ -34,8 +34,8 @@ IDENTITY, TANH, RELU, SIGMOID, SOFTMAX = 0, 1, 2, 3, 4
 # Loss codes; MSE_DIAGONAL is softmax-MSE with the (o - t) o (1 - o) shortcut.
 CE, MSE, MSE_DIAGONAL = 0, 1, 2
 
-ROW_BLOCK = 256
-NARROW = 8  # layers with fewer outputs sum weight gradients as dot products over rows  # rows per block in the whole-data drivers; bounds work memory
+ROW_BLOCK = 256  # rows per block in the whole-data drivers; bounds work memory
+NARROW = 8  # layers with fewer outputs sum weight gradients as dot products over rows
 
 
 @intrinsic
