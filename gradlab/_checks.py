@@ -84,7 +84,8 @@ def layer_sizes(sizes):
 def _convert(name, x, ndim, dtype=None):
     """``x`` as a C-contiguous, non-empty float array of ``ndim`` dimensions.
 
-    Booleans and integers are converted; complex, object and string data are refused.
+    Booleans, integers and other float widths (float16, long double) become float64 unless
+    ``dtype`` is given; complex, object and string data are refused.
     A new array is made whenever conversion is needed; the caller's is never written.
     """
     if (dtype is not None and isinstance(x, np.ndarray) and x.dtype == dtype
@@ -96,7 +97,7 @@ def _convert(name, x, ndim, dtype=None):
             raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
         if arr.ndim != ndim:
             raise ValueError(f"{name} must be {ndim}-D; got shape {arr.shape}")
-        target = dtype or (arr.dtype if arr.dtype.kind == "f" else np.float64)
+        target = dtype or (arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64)
         arr = np.ascontiguousarray(arr, dtype=target)
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
