@@ -5,7 +5,7 @@ from .grads import (deltas, error_term, forward, grad, logit_losses, logits, los
                     per_sample_grads, sample_losses)
 from .nets import MLP
 from .targets import one_hot, smooth_labels
-from .train import History, train
+from .training import History, train
 
 __version__ = "0.1.0"
 

@@ -31,6 +31,12 @@ def float_dtype(name, dtype):
     return dt.type
 
 
+def flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
 def seed(name, value):
     if value is None:
         return None

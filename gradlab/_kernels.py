@@ -346,25 +346,30 @@ def _dot(a, b, m):
 
 
 @_jit_inline
-def _sgd_update(params, grad_sum, scale, velocity, penalized, hyper):
-    """One SGD step on every parameter from the mean data gradient ``scale * grad_sum``.
+def _sgd_update(params, new, grad_sum, scale, velocity, penalized, hyper):
+    """One SGD step from the mean data gradient ``scale * grad_sum``, written into ``new``
+    (``params`` is left as it was); returns whether every new value is finite.
 
     hyper = (lr, l2, l1, weight_decay, momentum); penalized[p] is 1 where penalties apply:
     g = scale grad_sum + penalized (l2 w + l1 sign(w));  v = momentum v + g;
     w <- w - lr v - lr weight_decay penalized w   (decay decoupled from the gradient).
     """
     lr, l2, l1, wd, momentum = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
+    bad = 0
     if momentum != 0.0:
         for p in range(params.shape[0]):
             w = params[p]
             g = scale * grad_sum[p] + penalized[p] * (l2 * w + l1 * np.sign(w))
             velocity[p] = momentum * velocity[p] + g
-            params[p] = w - lr * velocity[p] - lr * wd * penalized[p] * w
+            new[p] = w - lr * velocity[p] - lr * wd * penalized[p] * w
+            bad += not np.isfinite(new[p])
     else:
         for p in range(params.shape[0]):
             w = params[p]
             g = scale * grad_sum[p] + penalized[p] * (l2 * w + l1 * np.sign(w))
-            params[p] = w - lr * g - lr * wd * penalized[p] * w
+            new[p] = w - lr * g - lr * wd * penalized[p] * w
+            bad += not np.isfinite(new[p])
+    return bad == 0
 
 
 @_jit_inline
@@ -676,38 +681,61 @@ def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, 
 def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
                 order, batch, n_epochs, step0, record_every, total_steps,
                 Xt, Tt, labels_t, traced, stats, layer_norms, traces, state):
-    """Run ``n_epochs`` epochs of mini-batch SGD in place on ``params`` / ``velocity``
+    """Run ``n_epochs`` epochs of mini-batch SGD on ``params`` / ``velocity`` in place
     (`_sgd_update`; ``penalized`` marks the parameters that penalties and decay act on).
 
     ``order`` holds each epoch's row order (n_epochs x n, flat); an epoch is ceil(n / batch)
     steps, the last batch holding the remainder. After every ``record_every``-th step (and the
-    last) a record is written at index state[0], which is then advanced. If an error term
-    becomes non-finite the run stops: state[1] = the step that produced it.
+    last) a record is written at index state[0], which is then advanced.
+
+    The run stops at the first step whose error term or new parameters are not finite, or
+    whose record has a non-finite loss or norm: state[1] = that step, ``params`` keeps the
+    last finite parameters (those the step started from) and that record is not counted.
     """
     n = X.shape[0]
     K = sizes[-1]
     steps_per_epoch = (n + batch - 1) // batch
     A, Zb, D, D2, DT, tmp, _ = _workspace(sizes, batch, params)
     grad = np.empty_like(params)
+    spare = np.empty_like(params)
     no_G = np.empty((0, 0), params.dtype)
+    cur = params  # updates alternate between two buffers, so a failed step loses nothing
+    nxt = spare
+    in_spare = False  # whether cur is the spare buffer
     step = step0
+    finite = True
     for e in range(n_epochs):
         for b in range(steps_per_epoch):
             B = min(batch, n - b * batch)
             rows = order[e * n + b * batch:e * n + b * batch + B]
-            _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
+            _forward_block(cur, sizes, hidden, output, X, rows, B, A, Zb, tmp)
             ob = _output_offset(sizes, B)
             _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, beta, D)
             for q in range(K * B):
-                if not np.isfinite(D[q]):
-                    state[1] = step + 1
-                    return
-            for p in range(grad.shape[0]):
-                grad[p] = 0.0
-            _backward_block(params, sizes, hidden, A, B, D, D2, DT, False, no_G, grad)
-            _sgd_update(params, grad, 1.0 / B, velocity, penalized, hyper)
+                finite &= np.isfinite(D[q])
+            if finite:
+                for p in range(grad.shape[0]):
+                    grad[p] = 0.0
+                _backward_block(cur, sizes, hidden, A, B, D, D2, DT, False, no_G, grad)
+                finite = _sgd_update(cur, nxt, grad, 1.0 / B, velocity, penalized, hyper)
+            if finite:
+                cur, nxt = nxt, cur
+                in_spare = not in_spare
+                if (step + 1) % record_every == 0 or step + 1 == total_steps:
+                    r = state[0]
+                    record(cur, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
+                           traced, r, stats, layer_norms, traces)
+                    finite = np.isfinite(stats[r, TRAIN_LOSS]) and np.isfinite(stats[r, WEIGHT_NORM])
+                    if finite:
+                        state[0] += 1
+                    else:  # back to the parameters this step started from
+                        cur, nxt = nxt, cur
+                        in_spare = not in_spare
+            if not finite:
+                state[1] = step + 1
+                break
             step += 1
-            if step % record_every == 0 or step == total_steps:
-                record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
-                       traced, state[0], stats, layer_norms, traces)
-                state[0] += 1
+        if not finite:
+            break
+    if in_spare:
+        params[:] = cur

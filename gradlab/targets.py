@@ -27,8 +27,6 @@ def smooth_labels(T, a, variant="uniform"):
     a = _checks.fraction("a", a)
     variant = _checks.choice("variant", variant, SMOOTHING_VARIANTS)
     K = T.shape[1]
-    if variant == "uniform":
-        return (1 - a) * T + a / K
-    if K < 2:
-        raise ValueError("T: variant='off_class' needs at least 2 classes")
+    if variant == "uniform" or K == 1:
+        return (1 - a) * T + a / max(K, 2)
     return (1 - a) * T + a * (1 - T) / (K - 1)

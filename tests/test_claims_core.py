@@ -228,9 +228,21 @@ def test_c2_diagonal_variant_differs_in_general():
 
 @st.composite
 def simplex_targets(draw, max_rows=5, max_K=10):
-    K = draw(st.integers(1, max_K))
+    K = draw(st.integers(2, max_K))
     n = draw(st.integers(1, max_rows))
     return S.simplex_rows(draw, n, K)
+
+
+@settings(max_examples=50)
+@given(t=st.lists(S.floats(0.0, 1.0), min_size=1, max_size=6), a=S.floats(0.0, 1.0))
+def test_c3_single_column_is_a_binary_target(t, a):
+    """One column is one class's probability (a sigmoid output): smoothed as K = 2."""
+    T = np.array(t)[:, None]
+    for variant in ("uniform", "off_class"):
+        out = gl.smooth_labels(T, a, variant=variant)
+        np.testing.assert_allclose(out, (1 - a) * T + a / 2, rtol=0, atol=SMOOTH_ATOL)
+    np.testing.assert_allclose(gl.smooth_labels(np.array([[1.0], [0.0]]), 0.2), [[0.9], [0.1]],
+                               rtol=0, atol=SMOOTH_ATOL)
 
 
 @settings(max_examples=100)
@@ -294,7 +306,7 @@ def test_c4_smoothing_enters_only_through_the_target(output, loss, data):
     a = data.draw(S.floats(0.0, 1.0))
     net = spec.net()
     K = spec.K
-    U = np.full_like(T, 1.0 / K)
+    U = np.full_like(T, 1.0 / max(K, 2))  # one column is a binary target: uniform is 1/2
     X0, T0 = X.copy(), T.copy()
     Ts = gl.smooth_labels(T, a)
     np.testing.assert_array_equal(T, T0)

@@ -67,6 +67,8 @@ def _traced_indices(net, trace):
     """Flat parameter indices of the weights named (layer, from, to)."""
     if trace is None:
         return np.empty(0, np.int64)
+    if isinstance(trace, (str, bytes)) or not hasattr(trace, "__iter__"):
+        raise TypeError(f"trace must be a list of (layer, from, to) triples; got {trace!r}")
     out = []
     for item in trace:
         if not (isinstance(item, (tuple, list)) and len(item) == 3):
@@ -101,8 +103,10 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     updates. ``trace``: weights ``(layer, from, to)`` whose per-sample deltas are recorded.
     ``progress``: show a progress bar (default: when stderr is a terminal).
 
-    A step whose error term is not finite stops the run with a RuntimeWarning;
-    ``History.diverged_at`` names it. Ctrl-C stops between chunks and returns what was
+    A step whose error term or new parameters are not finite, or whose record has a
+    non-finite loss or norm, stops the run with a RuntimeWarning: ``History.diverged_at``
+    names it, the records before it are kept and ``History.net`` holds the last finite
+    parameters. Ctrl-C stops between chunks and returns what was
     recorded, with ``History.interrupted``.
     """
     _checks.net(net)
@@ -112,6 +116,7 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     hyper = np.array([_checks.number("lr", lr, low=0.0, low_open=True), _penalty("l2", l2),
                       _penalty("l1", l1), _penalty("weight_decay", weight_decay),
                       _checks.number("momentum", momentum, 0.0, 1.0)])
+    penalize_bias = _checks.flag("penalize_bias", penalize_bias)
     if hyper[4] >= 1.0:
         raise ValueError(f"momentum must be < 1; got {momentum}")
     beta = _penalty("confidence_penalty", confidence_penalty)
@@ -141,7 +146,7 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     traces = np.zeros((n_records, n if traced.size else 0, traced.size), net.dtype)
     params = net.params.copy()
     velocity = np.zeros_like(params)
-    penalized = (net.weight_mask() | bool(penalize_bias)).astype(net.dtype)
+    penalized = (net.weight_mask() | penalize_bias).astype(net.dtype)
     state = np.zeros(2, np.int64)  # records written, step that diverged (0: none)
     codes = (net._sizes, _checks.ACTIVATION_CODES[net.hidden], _checks.ACTIVATION_CODES[net.output], code)
 
@@ -151,6 +156,7 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     chunk_epochs = max(1, CHUNK_ROWS // n)
     if progress is None:
         progress = sys.stderr.isatty() and total * batch > 10 * CHUNK_ROWS
+    progress = _checks.flag("progress", progress)
     bar = _progress_bar(total, progress)
     interrupted = False
     try:
@@ -174,8 +180,8 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
             bar.close()
     diverged_at = int(state[1]) if state[1] else None
     if diverged_at is not None:
-        warnings.warn(f"training diverged: the error term became NaN or inf at step {diverged_at}; "
-                      "the history up to there is kept", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"training diverged at step {diverged_at}: the error term, the parameters or the "
+                      "loss became NaN or inf; the history up to there is kept", RuntimeWarning, stacklevel=2)
     r = int(state[0])
     steps = np.minimum(np.arange(n_records) * record_every, total)
     settings = dict(loss=loss, smoothing=a, smoothing_variant=smoothing_variant, l2=hyper[1], l1=hyper[2],
