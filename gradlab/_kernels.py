@@ -355,21 +355,21 @@ def _sgd_update(params, new, grad_sum, scale, velocity, penalized, hyper):
     w <- w - lr v - lr weight_decay penalized w   (decay decoupled from the gradient).
     """
     lr, l2, l1, wd, momentum = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
-    bad = 0
+    bad = False
     if momentum != 0.0:
         for p in range(params.shape[0]):
             w = params[p]
             g = scale * grad_sum[p] + penalized[p] * (l2 * w + l1 * np.sign(w))
             velocity[p] = momentum * velocity[p] + g
             new[p] = w - lr * velocity[p] - lr * wd * penalized[p] * w
-            bad += not np.isfinite(new[p])
+            bad |= not np.isfinite(new[p])
     else:
         for p in range(params.shape[0]):
             w = params[p]
             g = scale * grad_sum[p] + penalized[p] * (l2 * w + l1 * np.sign(w))
             new[p] = w - lr * g - lr * wd * penalized[p] * w
-            bad += not np.isfinite(new[p])
-    return bad == 0
+            bad |= not np.isfinite(new[p])
+    return not bad
 
 
 @_jit_inline
