@@ -35,7 +35,8 @@ IDENTITY, TANH, RELU, SIGMOID, SOFTMAX = 0, 1, 2, 3, 4
 CE, MSE, MSE_DIAGONAL = 0, 1, 2
 
 ROW_BLOCK = 256  # rows per block in the whole-data drivers; bounds work memory
-NARROW = 8  # layers with fewer outputs sum weight gradients as dot products over rows
+NARROW = 8  # layers with fewer outputs: per-sample gradients stored by column, and batch
+#            gradients summed as dot products over rows (the vector loop runs over rows)
 
 
 @intrinsic
@@ -412,7 +413,7 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g):
                 _accumulate_rows(nx, params, w0 + i * fo, 1, cur, 0, B, fo)
                 for j in range(B):
                     nx[j] *= _activation_slope(hidden, a[j])
-        if per_sample:
+        if per_sample and fo < NARROW:  # narrow layer: G written column by column
             for o in range(fo):
                 d = cur[o * B:(o + 1) * B]
                 col = G[:, b0 + o]
@@ -423,6 +424,21 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g):
                     col = G[:, w0 + i * fo + o]
                     for j in range(B):
                         col[j] = a[j] * d[j]
+        elif per_sample:  # rows of G written whole, from the transposed deltas
+            for o in range(fo):
+                d = cur[o * B:(o + 1) * B]
+                for j in range(B):
+                    DT[j * fo + o] = d[j]
+            for j in range(B):
+                dt = DT[j * fo:(j + 1) * fo]
+                gb = G[j, b0:b0 + fo]
+                for o in range(fo):
+                    gb[o] = dt[o]
+                for i in range(fi):
+                    a = A[a_in + i * B + j]
+                    gw = G[j, w0 + i * fo:w0 + (i + 1) * fo]
+                    for o in range(fo):
+                        gw[o] = a * dt[o]
         elif B == 1:
             for o in range(fo):
                 g[b0 + o] += cur[o]
