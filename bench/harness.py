@@ -73,6 +73,14 @@ class Workload:
     notes: list = dataclasses.field(default_factory=list)  # free text for RESULTS.md
 
 
+def sized(call, units, scope=""):
+    """Mark a workload call as doing ``units`` units of work (in the workload's ``metric``),
+    ``scope`` saying which part of the work (e.g. a prefix of a long training run)."""
+    call.units = float(units)
+    call.scope = scope
+    return call
+
+
 # ---------------------------------------------------------------- threads
 
 
