@@ -29,6 +29,12 @@ library is missing, so the bench still runs with only numpy + numba.
 
 New workloads go in their own module under ``bench/`` exposing ``WORKLOADS`` (a list of
 `Workload`), listed in ``bench/run.py``'s ``MODULES``.
+
+Workloads whose implementations do different amounts of work per call (e.g. a slow library
+running only a prefix of a long training run) set ``metric`` (e.g. "steps/s") and mark each
+call with `sized` (work units per call, and which part of the work it is); ratios are then
+per unit of work and the reports show throughput. A workload may replace the max-norm check
+by its own ``compare(data, result, reference_result) -> Agreement``.
 """
 import dataclasses
 import gc
@@ -59,6 +65,17 @@ class AgreementError(AssertionError):
 
 
 @dataclasses.dataclass
+class Agreement:
+    """Outcome of a workload's own ``compare``: ``error`` is the headline number (a max
+    relative difference), ``ok`` the verdict, ``detail`` one line of explanation and
+    ``info`` anything JSON-able for the report."""
+    error: float
+    ok: bool
+    detail: str = ""
+    info: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
 class Workload:
     name: str
     description: str
@@ -71,6 +88,11 @@ class Workload:
     fresh_process: tuple = ()  # impls whose time to first result is measured in a subprocess
     batch_seconds: float = 0.02
     notes: list = dataclasses.field(default_factory=list)  # free text for RESULTS.md
+    # (data, result, reference result as float64 NumPy) -> Agreement; None: max-norm <= rtol
+    compare: Callable | None = None
+    metric: str | None = None  # throughput unit, e.g. "steps/s"; calls are marked with `sized`
+    max_repeats: int | None = None  # cap on the rounds (long calls)
+    first_call_target_s: float | None = None  # reference's warm-cache first call must be below
 
 
 def sized(call, units, scope=""):
@@ -121,6 +143,8 @@ def _batch(call, number):
 
 def calibrate(call, batch_seconds):
     """Calls per batch so that one batch lasts about ``batch_seconds`` (at least 1)."""
+    if _batch(call, 1)[0] >= 1.5 * batch_seconds:
+        return 1  # a long call: one per batch, no need for best-of-3 probing
     number = 1
     while True:
         wall = min(_batch(call, number)[0] for _ in range(3))  # best of 3: robust to load spikes
@@ -224,8 +248,18 @@ def quartiles(xs):
 # ---------------------------------------------------------------- running a workload
 
 
+def _check(w, data, result, ref):
+    """Agreement of one result with the reference's (w.compare, or max-norm <= rtol)."""
+    if w.compare is not None:
+        return w.compare(data, result, ref)
+    e = relative_error(result, ref)
+    return Agreement(e, e <= w.rtol)
+
+
 def run_workload(w, repeats=30, fresh_process=True, log=print):
     """Build, check, time one workload; returns a JSON-able dict of results."""
+    if w.max_repeats:
+        repeats = min(repeats, w.max_repeats)
     log(f"\n== {w.name}: {w.description}")
     t = time.perf_counter()
     data = w.setup()
@@ -248,27 +282,33 @@ def run_workload(w, repeats=30, fresh_process=True, log=print):
 
     # Agreement, before any timing.
     ref = to_numpy(calls[w.reference][1]).astype(np.float64)
-    errors = {}
+    agreements = {}
     for name, (call, result) in calls.items():
-        errors[name] = relative_error(result, ref)
-        ok = errors[name] <= w.rtol
+        a = agreements[name] = _check(w, data, result, ref)
         log(f"   {name}: first call {first[name] * 1e3:9.2f} ms; max rel. diff to "
-            f"{w.reference} {errors[name]:.2e} {'ok' if ok else 'FAIL'}")
-    bad = {k: e for k, e in errors.items() if not e <= w.rtol}
+            f"{w.reference} {a.error:.2e} {'ok' if a.ok else 'FAIL'}"
+            + (f" ({a.detail})" if a.detail else ""))
+    bad = {k: (a.error, a.detail) for k, a in agreements.items() if not a.ok}
     if bad:
-        raise AgreementError(f"{w.name}: results disagree with {w.reference} beyond "
-                             f"rtol={w.rtol:g} (max-norm relative): {bad}")
+        raise AgreementError(f"{w.name}: results disagree with {w.reference} beyond the "
+                             + (f"workload's tolerance: {bad}" if w.compare else
+                                f"rtol={w.rtol:g} (max-norm relative): {bad}"))
     # The check ran on the first call; make sure repeated calls give the same answer too.
     for name, (call, _) in calls.items():
-        e = relative_error(call(), ref)
-        if not e <= w.rtol:
+        a = _check(w, data, call(), ref)
+        if not a.ok:
             raise AgreementError(f"{w.name}: {name}'s second call differs from {w.reference} "
-                                 f"by {e:.3g} > {w.rtol:g}")
+                                 f"by {a.error:.3g} ({a.detail})")
+    units = {k: getattr(c, "units", 1.0) for k, (c, _) in calls.items()}
+    scopes = {k: getattr(c, "scope", "") for k, (c, _) in calls.items()}
 
     fns = {k: v[0] for k, v in calls.items()}
-    for f in fns.values():  # warm-up
+    for f in fns.values():  # warm-up: 3 calls, or fewer if they are long
+        t = time.perf_counter()
         for _ in range(3):
             f()
+            if time.perf_counter() - t > 3 * w.batch_seconds:
+                break
     waited = wait_quiet(log=log)
     numbers = {k: calibrate(f, w.batch_seconds) for k, f in fns.items()}
     log(f"   calls per batch: {numbers}; {repeats} interleaved rounds ...")
@@ -277,23 +317,30 @@ def run_workload(w, repeats=30, fresh_process=True, log=print):
         f"kept rounds' mean foreign load {statistics.mean(rounds['foreign_load']):.2f} CPUs"
         + (f"; WARNING: {rounds['contended']} kept rounds were contended" if rounds["contended"] else ""))
 
+    # Ratios are per unit of work: (time / units) / (reference time / reference units).
     ref_wall = timings[w.reference][0]
+    ref_units = units[w.reference]
     impls = {}
     for name, (wall, cpu) in timings.items():
         q1, med, q3 = quartiles(wall)
-        paired = [a / b for a, b in zip(wall, ref_wall)]
+        scale = ref_units / units[name]
+        paired = [a / b * scale for a, b in zip(wall, ref_wall)]
         impls[name] = {
             "median_us": med * 1e6, "q1_us": q1 * 1e6, "q3_us": q3 * 1e6,
             "min_us": min(wall) * 1e6, "cpu_per_wall": sum(cpu) / sum(wall),
             "calls_per_batch": numbers[name], "first_call_in_process_s": first[name],
-            "rel_error": errors[name],
-            "ratio": med / statistics.median(ref_wall),
+            "rel_error": agreements[name].error, "agreement": agreements[name].detail,
+            "agreement_info": agreements[name].info,
+            "units": units[name], "scope": scopes[name],
+            "throughput": units[name] / med, "throughput_q": (units[name] / q3, units[name] / q1),
+            "ratio": med / statistics.median(ref_wall) * scale,
             "paired_ratio_q": quartiles(paired),
         }
     out = {"name": w.name, "description": w.description, "reference": w.reference,
            "rtol": w.rtol, "repeats": repeats, "batch_seconds": w.batch_seconds,
            "impls": impls, "skipped": skipped, "rounds": rounds, "waited_for_quiet_s": waited, "targets": w.targets, "notes": w.notes,
-           "fresh": {}}
+           "metric": w.metric, "custom_compare": w.compare is not None,
+           "first_call_target_s": w.first_call_target_s, "fresh": {}}
     if fresh_process:
         out["fresh"] = fresh_process_times(w, [k for k in w.fresh_process if k in calls], log)
     log(format_table(out))
@@ -489,17 +536,41 @@ def speed_phrase(ratio):
     return f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
 
 
+def format_rate(x):
+    """A throughput with 3 significant digits and k/M suffixes."""
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return f"{x / div:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def _by_speed(res):
+    """Implementations, fastest first (per unit of work)."""
+    return sorted(res["impls"].items(), key=lambda kv: kv[1]["ratio"])
+
+
 def format_table(res):
     ref = res["reference"]
-    rows = [("impl", "median us", "IQR us", "min us", "CPU/wall", f"{ref} is ...",
-             "paired ratio IQR", "max rel diff")]
-    for name, r in sorted(res["impls"].items(), key=lambda kv: kv[1]["median_us"]):
-        q = r["paired_ratio_q"]
-        rows.append((name, f"{r['median_us']:.1f}", f"{r['q1_us']:.1f}-{r['q3_us']:.1f}",
-                     f"{r['min_us']:.1f}", f"{r['cpu_per_wall']:.2f}",
-                     "-" if name == ref else speed_phrase(r["ratio"]),
-                     "-" if name == ref else f"{q[0]:.2f}-{q[2]:.2f}",
-                     f"{r['rel_error']:.1e}"))
+    if res.get("metric"):
+        rows = [("impl", res["metric"], "median ms/call", "work per call", "CPU/wall",
+                 f"{ref} is ...", "paired ratio IQR", "max rel diff")]
+        for name, r in _by_speed(res):
+            q = r["paired_ratio_q"]
+            rows.append((name, format_rate(r["throughput"]), f"{r['median_us'] / 1e3:.1f}",
+                         r["scope"], f"{r['cpu_per_wall']:.2f}",
+                         "-" if name == ref else speed_phrase(r["ratio"]),
+                         "-" if name == ref else f"{q[0]:.2f}-{q[2]:.2f}",
+                         f"{r['rel_error']:.1e}"))
+    else:
+        rows = [("impl", "median us", "IQR us", "min us", "CPU/wall", f"{ref} is ...",
+                 "paired ratio IQR", "max rel diff")]
+        for name, r in sorted(res["impls"].items(), key=lambda kv: kv[1]["median_us"]):
+            q = r["paired_ratio_q"]
+            rows.append((name, f"{r['median_us']:.1f}", f"{r['q1_us']:.1f}-{r['q3_us']:.1f}",
+                         f"{r['min_us']:.1f}", f"{r['cpu_per_wall']:.2f}",
+                         "-" if name == ref else speed_phrase(r["ratio"]),
+                         "-" if name == ref else f"{q[0]:.2f}-{q[2]:.2f}",
+                         f"{r['rel_error']:.1e}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(wd) for c, wd in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * wd for wd in widths))
@@ -508,16 +579,49 @@ def format_table(res):
     return "\n".join(lines)
 
 
+def target_lines(res):
+    """(text, met) for each of the workload's targets that could be evaluated."""
+    ref = res["reference"]
+    out = []
+    per = f" per unit of work ({res['metric']})" if res.get("metric") else ""
+    for impl, need in res["targets"].items():
+        if impl in res["impls"]:
+            got = res["impls"][impl]["ratio"]
+            out.append((f"{ref} >= {need:g}x faster than {impl}{per}: measured {got:.2f}x", got >= need))
+        else:
+            out.append((f"{ref} >= {need:g}x faster than {impl}: not measured ({impl} skipped)", None))
+    need = res.get("first_call_target_s")
+    warm = res["fresh"].get(f"{ref} (warm numba cache)")
+    if need and warm:
+        got = warm["first_call_s"]
+        out.append((f"{ref} first call in a fresh process with a warm numba cache < {need:g} s: "
+                    f"measured {got:.3f} s", got < need))
+    return out
+
+
 def _md_table(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(out)
 
 
-def workload_markdown(res, title_suffix=""):
+def _impl_table_markdown(res):
     ref = res["reference"]
-    md = [f"### {res['name']}{title_suffix}", "", res["description"], ""]
     rows = []
+    if res.get("metric"):
+        for name, r in _by_speed(res):
+            q = r["paired_ratio_q"]
+            lo, hi = r["throughput_q"]
+            rows.append([f"**{name}**" if name == ref else name, format_rate(r["throughput"]),
+                         f"{format_rate(lo)} - {format_rate(hi)}", f"{r['median_us'] / 1e3:.1f}",
+                         r["scope"], f"{r['cpu_per_wall']:.2f}",
+                         "-" if name == ref else f"{r['ratio']:.2f}",
+                         "-" if name == ref else f"{q[0]:.2f} - {q[2]:.2f}",
+                         "(reference)" if name == ref else f"{ref} is {speed_phrase(r['ratio'])} than {name}",
+                         f"{r['rel_error']:.1e}", f"{r['first_call_in_process_s'] * 1e3:.1f}"])
+        return _md_table([f"impl", f"median {res['metric']}", "IQR", "median ms/call",
+                          "work per call", "CPU/wall", f"{ref} speed-up", "paired speed-up IQR",
+                          "verdict", f"max rel diff to {ref}", "first call in process (ms)"], rows)
     for name, r in sorted(res["impls"].items(), key=lambda kv: kv[1]["median_us"]):
         q = r["paired_ratio_q"]
         rows.append([f"**{name}**" if name == ref else name, f"{r['median_us']:.1f}",
@@ -527,11 +631,52 @@ def workload_markdown(res, title_suffix=""):
                      "-" if name == ref else f"{q[0]:.2f} - {q[2]:.2f}",
                      "(reference)" if name == ref else f"{ref} is {speed_phrase(r['ratio'])} than {name}",
                      f"{r['rel_error']:.1e}", f"{r['first_call_in_process_s'] * 1e3:.1f}"])
-    md.append(_md_table(["impl", "median us/call", "IQR us", "min us", "CPU/wall",
-                         f"time / {ref}", "paired ratio IQR", "verdict",
-                         f"max rel diff to {ref}", "first call in process (ms)"], rows))
+    return _md_table(["impl", "median us/call", "IQR us", "min us", "CPU/wall",
+                      f"time / {ref}", "paired ratio IQR", "verdict",
+                      f"max rel diff to {ref}", "first call in process (ms)"], rows)
+
+
+def _checkpoint_markdown(res):
+    """Relative differences at checkpoint records, from compare's info["checkpoints"] rows
+    (record, step, rel diff loss, rel diff norm, allowed loss, allowed norm, spread loss,
+    spread norm)."""
+    ref = res["reference"]
+    per = {k: {row[0]: row for row in r.get("agreement_info", {}).get("checkpoints", [])}
+           for k, r in res["impls"].items()}
+    if not per.get(ref):
+        return []
+    others = [k for k, _ in _by_speed(res) if k != ref and per.get(k)]
+    records = sorted(set().union(*(set(v) for v in per.values())))
+    rows = []
+    for c in records:
+        base = per[ref].get(c)
+        cells = [str(c), f"{base[1]:,}" if base else "",
+                 f"{base[4]:.1e} / {base[5]:.1e}" if base else "",
+                 f"{base[6]:.1e} / {base[7]:.1e}" if base else ""]
+        for k in others:
+            row = per[k].get(c)
+            cells.append(f"{row[2]:.1e} / {row[3]:.1e}" if row else "")
+        rows.append(cells)
+    return ["", "Relative difference to the reference per record (loss / norm), at checkpoint "
+            "records, the last record each implementation computed and its worst records:", "",
+            _md_table(["record", "step", "allowed", f"1-ulp spread ({ref})"] + others, rows)]
+
+
+def workload_markdown(res, title_suffix=""):
+    ref = res["reference"]
+    md = [f"### {res['name']}{title_suffix}", "", res["description"], ""]
+    md.append(_impl_table_markdown(res))
+    if res.get("metric"):
+        md.append(f"\n{ref} speed-up = ({res['metric']} of {ref}) / ({res['metric']} of the other), "
+                  "from the medians; the paired IQR is over per-round ratios.")
     for name, why in res["skipped"].items():
         md.append(f"\n*{name}: skipped ({why}).*")
+    details = [(k, r["agreement"]) for k, r in res["impls"].items() if r.get("agreement")]
+    if details:
+        md += ["", "Agreement with the reference (checked before timing, on the first call and "
+               "again on a second call):", ""]
+        md += [f"- {k}: {d}" for k, d in details]
+    md += _checkpoint_markdown(res)
     rd = res.get("rounds")
     if rd:
         fl = rd["foreign_load"]
@@ -544,13 +689,9 @@ def workload_markdown(res, title_suffix=""):
             md.append(f"\n**Warning: {rd['contended']} of the kept rounds ran while other processes "
                       "kept > 0.5 CPU busy (the discard budget ran out); these medians are "
                       "unreliable, re-run on a quiet machine.**")
-    for impl, need in res["targets"].items():
-        if impl in res["impls"]:
-            got = res["impls"][impl]["ratio"]
-            md.append(f"\nTarget: {ref} at least {need:g}x faster than {impl}: measured "
-                      f"{got:.2f}x -> **{'met' if got >= need else 'NOT met'}**.")
-        else:
-            md.append(f"\nTarget vs {impl} ({need:g}x): not measured ({impl} skipped).")
+    for text, met in target_lines(res):
+        verdict = "not measured" if met is None else ("met" if met else "NOT met")
+        md.append(f"\nTarget: {text} -> **{verdict}**.")
     cold = res["fresh"].get(f"{ref} (cold numba cache)")
     warm = res["fresh"].get(f"{ref} (warm numba cache)")
     if cold and warm:
@@ -558,7 +699,10 @@ def workload_markdown(res, title_suffix=""):
                   f"with a warm numba cache (loading the cached kernels), "
                   f"**{cold['first_call_s']:.2f} s** with a cold cache (compiling them; plus "
                   f"{cold['setup_s'] - warm['setup_s']:.2f} s more in setup, which compiles the "
-                  f"validation kernel). Steady state: {res['impls'][ref]['median_us']:.1f} us.")
+                  f"validation kernel). Compile time ~ cold - warm first call = "
+                  f"{cold['first_call_s'] - warm['first_call_s']:.2f} s. Steady state: "
+                  + (f"{res['impls'][ref]['median_us'] / 1e3:.1f} ms." if res.get("metric")
+                     else f"{res['impls'][ref]['median_us']:.1f} us."))
     if res["fresh"]:
         md += ["", "Time to first result in a fresh interpreter (import = bench module incl. "
                "numpy and gradlab; setup = data and net, which already runs gradlab's "

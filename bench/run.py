@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-MODULES = ["per_sample"]  # add workload modules here (e.g. training loops W1-W3)
+MODULES = ["per_sample", "training"]  # workload modules, each exposing WORKLOADS
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "NUMBA_NUM_THREADS", "BLIS_NUM_THREADS")
@@ -111,12 +111,32 @@ def _impl_columns(results):
 def _summary_rows(harness, results, tag, cols):
     rows = []
     for res in results:
+        if res.get("metric"):
+            continue
         r0 = res["impls"][res["reference"]]
         cells = [res["name"], tag, f"{res['reference']} {r0['median_us']:.1f}"]
         for impl in cols:
             r = res["impls"].get(impl)
             cells.append(f"{r['median_us']:.1f} ({harness.speed_phrase(r['ratio'])})" if r
                          else "skipped" if impl in res["skipped"] else "")
+        rows.append(cells)
+    return rows
+
+
+def _throughput_rows(harness, results, tag, cols):
+    rows = []
+    for res in results:
+        if not res.get("metric"):
+            continue
+        r0 = res["impls"][res["reference"]]
+        cells = [res["name"], tag, res["metric"],
+                 f"{res['reference']} {harness.format_rate(r0['throughput'])}"]
+        for impl in cols:
+            r = res["impls"].get(impl)
+            cells.append(f"{harness.format_rate(r['throughput'])} ({harness.speed_phrase(r['ratio'])})"
+                         if r else "skipped" if impl in res["skipped"] else "")
+        worst = max((r["rel_error"], k) for k, r in res["impls"].items())
+        cells.append(f"{worst[0]:.1e} ({worst[1]})")
         rows.append(cells)
     return rows
 
@@ -129,32 +149,38 @@ def markdown(harness, payload, single, argv):
     md = ["# gradlab benchmarks", "",
           f"Written by `python bench/run.py{(' ' + argv) if argv else ''}` on {now}. "
           "Numbers are from one shared 2-core machine; re-run to refresh.", "",
-          "## Summary (median microseconds per call)", ""]
-    cols = _impl_columns(results)
-    rows = _summary_rows(harness, results, default_tag, cols)
-    if single:
-        rows += _summary_rows(harness, single["results"], "all pinned to 1 thread", cols)
-    md.append(harness._md_table(["workload", "threads", "reference us"] + [f"{c} us" for c in cols],
-                                rows))
-    md += ["", "(x faster / slower: how the reference, gradlab, compares with that column.)"]
-    for tag, rs in [(default_tag, results)] + ([("all pinned to 1 thread", single["results"])] if single else []):
+          "## Summary", ""]
+    passes = [(default_tag, results)] + ([("all pinned to 1 thread", single["results"])] if single else [])
+    per_call = [r for r in results if not r.get("metric")]
+    if per_call:
+        cols = _impl_columns(per_call)
+        rows = [row for tag, rs in passes for row in _summary_rows(harness, rs, tag, cols)]
+        md += ["Median microseconds per call:", "",
+               harness._md_table(["workload", "threads", "reference us"] + [f"{c} us" for c in cols], rows), ""]
+    rated = [r for r in results if r.get("metric")]
+    if rated:
+        cols = _impl_columns(rated)
+        rows = [row for tag, rs in passes for row in _throughput_rows(harness, rs, tag, cols)]
+        md += ["Training throughput (median work units per second; torch and numpy run a prefix of "
+               "the training, see each workload):", "",
+               harness._md_table(["workload", "threads", "metric", "reference"] + cols
+                                 + ["largest max rel diff (impl)"], rows), ""]
+    md += ["(x faster / slower: how the reference, gradlab, compares with that column, per unit of work.)", ""]
+    for tag, rs in passes:
         for res in rs:
-            for impl, need in res["targets"].items():
-                if impl in res["impls"]:
-                    got = res["impls"][impl]["ratio"]
-                    md.append(f"- Target ({res['name']}, {tag}): {res['reference']} >= {need:g}x "
-                              f"faster than {impl}: {got:.2f}x, {'met' if got >= need else 'NOT met'}")
-                else:
-                    md.append(f"- Target ({res['name']}, {tag}): {res['reference']} >= {need:g}x "
-                              f"faster than {impl}: not measured ({impl} skipped)")
+            for text, met in harness.target_lines(res):
+                verdict = "not measured" if met is None else ("met" if met else "**NOT met**")
+                md.append(f"- Target ({res['name']}, {tag}): {text}, {verdict}")
     md += ["", "## Environment", "", harness.environment_markdown(env)]
     if single:
         md += ["- 1-thread pass: " + "; ".join(f"{k}: {v}" for k, v in single["env"]["threads"].items())]
     md += ["", "## Method", "",
            "- Every implementation gets the same data and initial weights (one `setup()` per "
-           "workload) and its result must match gradlab's to "
-           f"{results[0]['rtol']:g} in the max norm (`max|G - G_gradlab| / max|G_gradlab|`) "
-           "before anything is timed; the bench stops with an error otherwise.",
+           "workload) and its result must match gradlab's before anything is timed; the bench "
+           "stops with an error otherwise. Per-call workloads: to "
+           f"{results[0]['rtol']:g} in the max norm (`max|G - G_gradlab| / max|G_gradlab|`). "
+           "Training workloads: the loss and norm curves record by record, within a per-record "
+           "tolerance explained under each training workload.",
            "- First calls (JIT compilation) are excluded from the timings and reported separately.",
            f"- Timing: after warm-up, each implementation gets a number of calls per batch such "
            f"that a batch lasts about the workload's batch time (given per workload); "

@@ -512,6 +512,15 @@ def _output_offset(sizes, B):
     return (sizes.sum() - sizes[-1]) * B
 
 
+@_jit_inline
+def _forward_rows(params, sizes, hidden, output, X, start, B, A, Z, tmp, rows):
+    """Forward pass of rows start .. start + B - 1 of X; returns the output layer's offset in A."""
+    for j in range(B):
+        rows[j] = start + j
+    _forward_block(params, sizes, hidden, output, X, rows, B, A, Z, tmp)
+    return _output_offset(sizes, B)
+
+
 @_jit
 def forward_all(params, sizes, hidden, output, X, Z, O):
     """Row-major logits Z and outputs O (n x K) for every row of X."""
@@ -521,10 +530,7 @@ def forward_all(params, sizes, hidden, output, X, Z, O):
     A, Zb, _, _, _, tmp, rows = _workspace(sizes, Bmax, params)
     for start in range(0, n, Bmax):
         B = min(Bmax, n - start)
-        for j in range(B):
-            rows[j] = start + j
-        _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
-        ob = _output_offset(sizes, B)
+        ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
         for j in range(B):
             for k in range(K):
                 Z[start + j, k] = Zb[k * B + j]
@@ -562,10 +568,7 @@ def sample_losses(params, sizes, hidden, output, loss, X, T, out):
     A, Zb, _, _, _, tmp, rows = _workspace(sizes, Bmax, params)
     for start in range(0, n, Bmax):
         B = min(Bmax, n - start)
-        for j in range(B):
-            rows[j] = start + j
-        _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
-        ob = _output_offset(sizes, B)
+        ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
         _loss_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, out[start:start + B])
 
 
@@ -578,10 +581,7 @@ def gradients(params, sizes, hidden, output, loss, X, T, per_sample, G, g):
     A, Zb, D, D2, DT, tmp, rows = _workspace(sizes, Bmax, params)
     for start in range(0, n, Bmax):
         B = min(Bmax, n - start)
-        for j in range(B):
-            rows[j] = start + j
-        _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
-        ob = _output_offset(sizes, B)
+        ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
         _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
         Gb = G[start:start + B] if per_sample else G
         _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, Gb, g)
@@ -628,10 +628,7 @@ def _evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, row
     total = np.zeros(4)
     for start in range(0, n, Bmax):
         B = min(Bmax, n - start)
-        for j in range(B):
-            rows[j] = start + j
-        _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
-        ob = _output_offset(sizes, B)
+        ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
         O = A[ob:ob + K * B]
         _loss_block(O, Zb, T, rows, B, K, loss, output, 0.0, lb)
         for j in range(B):
@@ -682,10 +679,7 @@ def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, 
         G = np.empty((Bmax, params.shape[0]), params.dtype)
         for start in range(0, n, Bmax):
             B = min(Bmax, n - start)
-            for j in range(B):
-                rows[j] = start + j
-            _forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
-            ob = _output_offset(sizes, B)
+            ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
             _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
             _backward_block(params, sizes, hidden, A, B, D, D2, DT, True, G, G[0])
             for j in range(B):
