@@ -106,8 +106,8 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     A step whose error term or new parameters are not finite, or whose record has a
     non-finite loss or norm, stops the run with a RuntimeWarning: ``History.diverged_at``
     names it, the records before it are kept and ``History.net`` holds the last finite
-    parameters. Ctrl-C stops between chunks and returns what was
-    recorded, with ``History.interrupted``.
+    parameters. Ctrl-C stops between chunks and returns what was recorded, with
+    ``History.interrupted``.
     """
     _checks.net(net)
     code = _checks.loss_code(loss, net.output)
@@ -131,7 +131,8 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     if X_test is not None:
         Xt, Tt, labels_t = _data(net, X_test, y_test, loss, "X_test", "y_test")
     else:
-        Xt, Tt, labels_t = np.empty((0, n and X.shape[1]), net.dtype), np.empty((0, net.sizes[-1]), net.dtype), np.empty(0, np.int64)
+        Xt, Tt = np.empty((0, X.shape[1]), net.dtype), np.empty((0, net.sizes[-1]), net.dtype)
+        labels_t = np.empty(0, np.int64)
     batch = n if batch_size is None else min(_checks.integer("batch_size", batch_size, low=1), n)
     epochs = _checks.integer("epochs", epochs, low=1)
     record_every = _checks.integer("record_every", record_every, low=1)
@@ -148,10 +149,9 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     velocity = np.zeros_like(params)
     penalized = (net.weight_mask() | penalize_bias).astype(net.dtype)
     state = np.zeros(2, np.int64)  # records written, step that diverged (0: none)
-    codes = (net._sizes, _checks.ACTIVATION_CODES[net.hidden], _checks.ACTIVATION_CODES[net.output], code)
+    model = (net._sizes, _checks.ACTIVATION_CODES[net.hidden], _checks.ACTIVATION_CODES[net.output], code)
 
-    _kernels.record(params, *codes[:3], code, X, T, labels, Xt, Tt, labels_t, traced,
-                    0, stats, layer_norms, traces)
+    _kernels.record(params, *model, X, T, labels, Xt, Tt, labels_t, traced, 0, stats, layer_norms, traces)
     state[0] = 1
     chunk_epochs = max(1, CHUNK_ROWS // n)
     if progress is None:
@@ -166,9 +166,9 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
                 order = np.concatenate([rng.permutation(n) for _ in range(ne)])
             else:
                 order = np.tile(np.arange(n), ne)
-            _kernels.train_chunk(params, velocity, penalized, *codes, beta, hyper, X, T, labels, order, batch,
-                                 ne, e0 * steps_per_epoch, record_every, total, Xt, Tt, labels_t,
-                                 traced, stats, layer_norms, traces, state)
+            _kernels.train_chunk(params, velocity, penalized, *model, beta, hyper, X, T, labels, order,
+                                 batch, ne, e0 * steps_per_epoch, record_every, total, Xt, Tt,
+                                 labels_t, traced, stats, layer_norms, traces, state)
             if bar is not None:
                 bar.update(ne * steps_per_epoch)
             if state[1]:
