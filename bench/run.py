@@ -4,6 +4,7 @@
                                         # 1-thread pass in a subprocess; writes RESULTS.md
     python bench/run.py --quick         # fewer rounds, no fresh-process timings (smoke test)
     python bench/run.py --only iris     # workloads whose name contains "iris"
+    python bench/run.py --only train    # the training workloads W1-W3 (bench/training.py)
     python bench/run.py --threads 1     # a single pass with every library pinned to 1 thread
 
 The machinery is in harness.py; workloads live in their own modules listed in MODULES,
@@ -184,8 +185,8 @@ def markdown(harness, payload, single, argv):
            "- First calls (JIT compilation) are excluded from the timings and reported separately.",
            f"- Timing: after warm-up, each implementation gets a number of calls per batch such "
            f"that a batch lasts about the workload's batch time (given per workload); "
-           f"{payload['repeats']} rounds, "
-           "each running one batch of every implementation in a rotating (round-robin) order, "
+           f"{payload['repeats']} rounds (fewer where a workload caps them: the count is given "
+           "per workload), each running one batch of every implementation in a rotating (round-robin) order, "
            "so noise hits all alike; gc disabled while timing. The machine is shared with other "
            "work: a round during which other processes kept more than 0.5 CPU busy on average "
            "(from /proc/stat) is discarded as a whole and re-run (at most 3x as many times as there "
@@ -193,7 +194,10 @@ def markdown(harness, payload, single, argv):
            "waits (up to 5 min) for a 1 s window in which other processes use at most 0.2 CPU. "
            "Reported: median per call over "
            "rounds, interquartile range, minimum; `time / gradlab` is the ratio of medians "
-           "(> 1: gradlab faster), the paired ratio IQR is over per-round ratios.",
+           "(> 1: gradlab faster), the paired ratio IQR is over per-round ratios. Training "
+           "workloads report throughput (work units per second: median units per call / median "
+           "time per call) and compare per unit of work, because torch and numpy run only a "
+           "prefix of the long trainings; a call longer than the batch time is one call per batch.",
            "- CPU/wall = process CPU time / wall time during the timed batches: about how many "
            "cores an implementation kept busy (spin-waiting thread pools count too: all libraries "
            "share one process, so CPU/wall > 1 for the serial gradlab is other libraries' idle "
