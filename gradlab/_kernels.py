@@ -288,26 +288,31 @@ def _error_term_block(O, Z, T, rows, B, K, loss, output, beta, D):
 def _loss_block(O, Z, T, rows, B, K, loss, output, beta, out):
     """Per-row loss into out[j].
 
-    CE softmax: sum_k t_k (logsumexp(z) - z_k).  CE sigmoid: sum_k softplus(z_k) - t_k z_k.
+    CE softmax: sum_k t_k (logsumexp(z) - z_k), as (max z - z_k) + log1p(sum over the other
+    classes of exp(z_m - max z)), which keeps its relative accuracy when the loss is small.  CE sigmoid: sum_k softplus(z_k) - t_k z_k.
     MSE: 1/2 sum_k (o_k - t_k)^2.  beta > 0 subtracts beta * H(o).
     """
     for j in range(B):
         r = rows[j]
         v = 0.0
         if loss == CE and output == SOFTMAX:
-            zmax = Z[j]
+            top = 0
             for k in range(1, K):
-                zmax = max(zmax, Z[k * B + j])
-            s = 0.0
+                if Z[k * B + j] > Z[top * B + j]:
+                    top = k
+            zmax = Z[top * B + j]
+            rest = 0.0  # sum of exp(z_k - zmax) over k != top, so log(sum) = log1p(rest) exactly
             for k in range(K):
-                s += math.exp(Z[k * B + j] - zmax)
-            lse = zmax + math.log(s)
+                if k != top:
+                    rest += _exp(Z[k * B + j] - zmax)
+            lse = math.log1p(rest)  # logsumexp(z) - zmax
             for k in range(K):
-                v += T[r, k] * (lse - Z[k * B + j])
+                v += T[r, k] * ((zmax - Z[k * B + j]) + lse)
         elif loss == CE:
             for k in range(K):
                 z = Z[k * B + j]
-                v += _softplus(z) - T[r, k] * z
+                t = T[r, k]
+                v += t * _softplus(-z) + (1.0 - t) * _softplus(z)
         else:
             for k in range(K):
                 e = O[k * B + j] - T[r, k]
@@ -597,7 +602,7 @@ WEIGHT_NORM, TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC, LOGIT_GAP, PAST_TARGET 
 N_STATS = 7
 
 
-@_jit
+@_jit_inline
 def _true_class_stats(O, Z, T, rows, labels, B, K, j):
     """(correct, logit gap, past target) of row j: argmax == label; z_true - max other z
     (K = 1: the signed logit); 1 if the true-class output exceeds its target t'_true."""

@@ -425,3 +425,18 @@ def test_public_functions_modify_nothing(dtype, readonly):
             np.testing.assert_array_equal(a, copy, err_msg=f"{name} modified {k}")
             if isinstance(result, np.ndarray):
                 assert not np.shares_memory(result, a), f"{name} returned a view of {k}"
+
+
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_small_ce_losses_keep_their_relative_accuracy(output):
+    """Confident, correct predictions have losses far below 1; computing them as a difference
+    of O(z) numbers would lose every digit (e.g. logsumexp(z) - z_true). Two classes / one
+    node have the exact form log1p(exp(-gap))."""
+    gap = np.linspace(0.0, 35.0, 701)
+    if output == "softmax":
+        z, T = np.stack([gap, np.zeros_like(gap)], axis=1), np.tile([1.0, 0.0], (gap.size, 1))
+    else:
+        z, T = gap[:, None], np.ones((gap.size, 1))
+    exact = np.log1p(np.exp(-gap))
+    got = gl.logit_losses(z, T, "ce", output)
+    assert np.max(np.abs(got - exact) / exact) <= 8 * np.finfo(float).eps
