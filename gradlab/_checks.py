@@ -204,18 +204,16 @@ def targets(name, T, n, n_outputs, loss, output, dtype):
 
 def net_data(net_, X, T, loss, variant="exact"):
     """Validate a (net, X, T, loss) call; returns (X, T, loss_code) ready for the kernels."""
-    net(net_)
-    code = loss_code(loss, net_.output, variant)
-    X = float_array("X", X, ndim=2, dtype=net_.dtype)
-    if X.shape[1] != net_.sizes[0]:
-        raise ValueError(f"X has {X.shape[1]} features but the net's input size is {net_.sizes[0]}")
+    code = loss_code(loss, net(net_).output, variant)
+    X = net_inputs(net_, X)
     T = targets("T", T, X.shape[0], net_.sizes[-1], loss, net_.output, net_.dtype)
     return X, T, code
 
 
-def net_inputs(net_, X):
+def net_inputs(net_, X, name="X"):
+    """``X`` as the net's float dtype, (n, d) with d the net's input size, all finite."""
     net(net_)
-    X = float_array("X", X, ndim=2, dtype=net_.dtype)
+    X = float_array(name, X, ndim=2, dtype=net_.dtype)
     if X.shape[1] != net_.sizes[0]:
-        raise ValueError(f"X has {X.shape[1]} features but the net's input size is {net_.sizes[0]}")
+        raise ValueError(f"{name} has {X.shape[1]} features but the net's input size is {net_.sizes[0]}")
     return X

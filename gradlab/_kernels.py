@@ -285,12 +285,12 @@ def _error_term_block(O, Z, T, rows, B, K, loss, output, beta, D):
 
 
 @_jit
-def _loss_block(O, Z, T, rows, B, K, loss, output, beta, out):
+def _loss_block(O, Z, T, rows, B, K, loss, output, out):
     """Per-row loss into out[j].
 
     CE softmax: sum_k t_k (logsumexp(z) - z_k), as (max z - z_k) + log1p(sum over the other
     classes of exp(z_m - max z)), which keeps its relative accuracy when the loss is small.  CE sigmoid: sum_k softplus(z_k) - t_k z_k.
-    MSE: 1/2 sum_k (o_k - t_k)^2.  beta > 0 subtracts beta * H(o).
+    MSE: 1/2 sum_k (o_k - t_k)^2.  (The data loss only: no penalty terms.)
     """
     for j in range(B):
         r = rows[j]
@@ -317,15 +317,6 @@ def _loss_block(O, Z, T, rows, B, K, loss, output, beta, out):
             for k in range(K):
                 e = O[k * B + j] - T[r, k]
                 v += 0.5 * e * e
-        if beta != 0.0:
-            h = 0.0
-            for k in range(K):
-                o = O[k * B + j]
-                if o > 0.0:
-                    h -= o * math.log(o)
-                if output == SIGMOID and o < 1.0:
-                    h -= (1.0 - o) * math.log(1.0 - o)
-            v -= beta * h
         out[j] = v
 
 
@@ -561,7 +552,7 @@ def logit_losses(Zt, T, loss, output, out):
     n, K = T.shape
     O = np.empty_like(Zt)
     _output(output, Zt, O, K, n, np.empty(n, Zt.dtype))
-    _loss_block(O, Zt, T, np.arange(n), n, K, loss, output, 0.0, out)
+    _loss_block(O, Zt, T, np.arange(n), n, K, loss, output, out)
 
 
 @_jit
@@ -574,7 +565,7 @@ def sample_losses(params, sizes, hidden, output, loss, X, T, out):
     for start in range(0, n, Bmax):
         B = min(Bmax, n - start)
         ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
-        _loss_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, out[start:start + B])
+        _loss_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, out[start:start + B])
 
 
 @_jit
@@ -635,7 +626,7 @@ def _evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, row
         B = min(Bmax, n - start)
         ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
         O = A[ob:ob + K * B]
-        _loss_block(O, Zb, T, rows, B, K, loss, output, 0.0, lb)
+        _loss_block(O, Zb, T, rows, B, K, loss, output, lb)
         for j in range(B):
             correct, gap, past = _true_class_stats(O, Zb, T, rows, labels, B, K, j)
             total[0] += lb[j]

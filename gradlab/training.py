@@ -82,9 +82,7 @@ def _traced_indices(net, trace):
 
 
 def _data(net, X, y, loss, name_X, name_y):
-    X = _checks.net_inputs(net, X) if name_X == "X" else _checks.float_array(name_X, X, 2, net.dtype)
-    if X.shape[1] != net.sizes[0]:
-        raise ValueError(f"{name_X} has {X.shape[1]} features but the net's input size is {net.sizes[0]}")
+    X = _checks.net_inputs(net, X, name_X)
     T = _checks.targets(name_y, y, X.shape[0], net.sizes[-1], loss, net.output, net.dtype)
     labels = (T[:, 0] > 0.5).astype(np.int64) if T.shape[1] == 1 else T.argmax(axis=1)
     return X, T, labels
