@@ -88,25 +88,45 @@ def _data(net, X, y, loss, name_X, name_y):
     return X, T, labels
 
 
-def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0.0, l1=0.0,
-          weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
-          batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None,
-          trace=None, progress=None):
-    """Train a copy of ``net`` on (X, y); returns a `History` whose ``net`` is the trained copy.
+@dataclass
+class RunPlan:
+    """One validated training run, ready for the kernels: what `train` and `sweep` share."""
+    net: MLP
+    model: tuple  # (sizes, hidden code, output code, loss code)
+    X: np.ndarray
+    T: np.ndarray  # training targets t' (smoothed if asked), the net's dtype
+    labels: np.ndarray
+    Xt: np.ndarray
+    Tt: np.ndarray
+    labels_t: np.ndarray
+    hyper: np.ndarray  # (lr, l2, l1, weight_decay, momentum), float64
+    beta: float
+    penalized: np.ndarray
+    batch: int
+    epochs: int
+    record_every: int
+    seed: object
+    traced: np.ndarray
+    settings: dict
 
-    ``y``: integer labels or an (n, K) target matrix. ``smoothing`` a is applied to the
-    targets inside training (`smooth_labels`); the caller's arrays and ``net`` are never
-    changed. ``batch_size``: 1 (online), any size, or None for the full batch; rows are
-    reshuffled every epoch from ``seed`` (full batch: no shuffling). ``record_every`` counts
-    updates. ``trace``: weights ``(layer, from, to)`` whose per-sample deltas are recorded.
-    ``progress``: show a progress bar (default: when stderr is a terminal).
+    @property
+    def steps_per_epoch(self):
+        return -(-self.X.shape[0] // self.batch)
 
-    A step whose error term or new parameters are not finite, or whose record has a
-    non-finite loss or norm, stops the run with a RuntimeWarning: ``History.diverged_at``
-    names it, the records before it are kept and ``History.net`` holds the last finite
-    parameters. Ctrl-C stops between chunks and returns what was recorded, with
-    ``History.interrupted``.
-    """
+    @property
+    def total_steps(self):
+        return self.epochs * self.steps_per_epoch
+
+    @property
+    def n_records(self):
+        total = self.total_steps
+        return 1 + total // self.record_every + (total % self.record_every != 0)
+
+
+def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0.0, l1=0.0,
+             weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
+             batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None, trace=None):
+    """Validate the arguments of `train` (same names) and return a `RunPlan`."""
     _checks.net(net)
     code = _checks.loss_code(loss, net.output)
     a = _checks.fraction("smoothing", smoothing)
@@ -134,41 +154,99 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     batch = n if batch_size is None else min(_checks.integer("batch_size", batch_size, low=1), n)
     epochs = _checks.integer("epochs", epochs, low=1)
     record_every = _checks.integer("record_every", record_every, low=1)
-    rng = np.random.default_rng(_checks.seed("seed", seed))
+    seed = _checks.seed("seed", seed)
     traced = _traced_indices(net, trace)
+    penalized = (net.weight_mask() | penalize_bias).astype(net.dtype)
+    model = (net._sizes, _checks.ACTIVATION_CODES[net.hidden], _checks.ACTIVATION_CODES[net.output], code)
+    settings = dict(loss=loss, smoothing=a, smoothing_variant=smoothing_variant, l2=hyper[1], l1=hyper[2],
+                    weight_decay=hyper[3], confidence_penalty=beta, penalize_bias=bool(penalize_bias),
+                    lr=hyper[0], momentum=hyper[4], batch_size=batch, epochs=epochs, seed=seed,
+                    record_every=record_every, sizes=list(net.sizes), hidden=net.hidden,
+                    output=net.output, dtype=np.dtype(net.dtype).name, trace=trace)
+    return RunPlan(net, model, X, T, labels, Xt, Tt, labels_t, hyper, beta, penalized, batch, epochs,
+                   record_every, seed, traced, settings)
 
-    steps_per_epoch = -(-n // batch)
-    total = epochs * steps_per_epoch
-    n_records = 1 + total // record_every + (total % record_every != 0)
-    stats = np.full((n_records, _kernels.N_STATS), np.nan)
-    layer_norms = np.full((n_records, net.n_layers), np.nan)
-    traces = np.zeros((n_records, n if traced.size else 0, traced.size), net.dtype)
+
+def epoch_orders(rng, n, batch, n_epochs):
+    """Row order of ``n_epochs`` epochs, (n_epochs, n): a fresh permutation per epoch drawn
+    from ``rng`` (full batch: rows in order)."""
+    if batch < n:
+        return rng.permuted(np.tile(np.arange(n), (n_epochs, 1)), axis=1)
+    return np.tile(np.arange(n), (n_epochs, 1))
+
+
+def chunk_epochs(n_rows, runs=1):
+    """Epochs per kernel call: about CHUNK_ROWS rows over all runs, at least one epoch."""
+    return max(1, CHUNK_ROWS // (n_rows * runs))
+
+
+def make_history(plan, stats, layer_norms, traces, params, n_written, diverged_at, interrupted):
+    """Assemble a `History` from a run's record buffers and final parameters."""
+    r = int(n_written)
+    steps = np.minimum(np.arange(plan.n_records) * plan.record_every, plan.total_steps)
+    col = lambda c: stats[:r, c].copy()
+    net = plan.net
+    return History(step=steps[:r], weight_norm=col(_kernels.WEIGHT_NORM), layer_norms=layer_norms[:r].copy(),
+                   train_loss=col(_kernels.TRAIN_LOSS), train_acc=col(_kernels.TRAIN_ACC),
+                   test_loss=col(_kernels.TEST_LOSS), test_acc=col(_kernels.TEST_ACC),
+                   logit_gap=col(_kernels.LOGIT_GAP), past_target=col(_kernels.PAST_TARGET),
+                   traces=-plan.hyper[0] * traces[:r], net=MLP.from_params(net.sizes, params, net.hidden, net.output),
+                   diverged_at=diverged_at, interrupted=interrupted, settings=dict(plan.settings))
+
+
+def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0.0, l1=0.0,
+          weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
+          batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None,
+          trace=None, progress=None):
+    """Train a copy of ``net`` on (X, y); returns a `History` whose ``net`` is the trained copy.
+
+    ``y``: integer labels or an (n, K) target matrix. ``smoothing`` a is applied to the
+    targets inside training (`smooth_labels`); the caller's arrays and ``net`` are never
+    changed. ``batch_size``: 1 (online), any size, or None for the full batch; rows are
+    reshuffled every epoch from ``seed`` (full batch: no shuffling). ``record_every`` counts
+    updates. ``trace``: weights ``(layer, from, to)`` whose per-sample deltas are recorded.
+    ``progress``: show a progress bar (default: when stderr is a terminal).
+
+    A step whose error term or new parameters are not finite, or whose record has a
+    non-finite loss or norm, stops the run with a RuntimeWarning: ``History.diverged_at``
+    names it, the records before it are kept and ``History.net`` holds the last finite
+    parameters. Ctrl-C stops between chunks and returns what was recorded, with
+    ``History.interrupted``.
+    """
+    plan = plan_run(net, X, y, loss=loss, smoothing=smoothing, smoothing_variant=smoothing_variant, l2=l2,
+                    l1=l1, weight_decay=weight_decay, confidence_penalty=confidence_penalty,
+                    penalize_bias=penalize_bias, lr=lr, momentum=momentum, batch_size=batch_size,
+                    epochs=epochs, seed=seed, record_every=record_every, X_test=X_test, y_test=y_test,
+                    trace=trace)
+    n = plan.X.shape[0]
+    total = plan.total_steps
+    stats = np.full((plan.n_records, _kernels.N_STATS), np.nan)
+    layer_norms = np.full((plan.n_records, net.n_layers), np.nan)
+    traces = np.zeros((plan.n_records, n if plan.traced.size else 0, plan.traced.size), net.dtype)
     params = net.params.copy()
     velocity = np.zeros_like(params)
-    penalized = (net.weight_mask() | penalize_bias).astype(net.dtype)
     state = np.zeros(2, np.int64)  # records written, step that diverged (0: none)
-    model = (net._sizes, _checks.ACTIVATION_CODES[net.hidden], _checks.ACTIVATION_CODES[net.output], code)
+    rng = np.random.default_rng(plan.seed)
+    data = (plan.X, plan.T, plan.labels)
+    test = (plan.Xt, plan.Tt, plan.labels_t)
 
-    _kernels.record(params, *model, X, T, labels, Xt, Tt, labels_t, traced, 0, stats, layer_norms, traces)
+    _kernels.record(params, *plan.model, *data, *test, plan.traced, 0, stats, layer_norms, traces)
     state[0] = 1
-    chunk_epochs = max(1, CHUNK_ROWS // n)
+    per_call = chunk_epochs(n)
     if progress is None:
-        progress = sys.stderr.isatty() and total * batch > 10 * CHUNK_ROWS
+        progress = sys.stderr.isatty() and total * plan.batch > 10 * CHUNK_ROWS
     progress = _checks.flag("progress", progress)
     bar = _progress_bar(total, progress)
     interrupted = False
     try:
-        for e0 in range(0, epochs, chunk_epochs):
-            ne = min(chunk_epochs, epochs - e0)
-            if batch < n:
-                order = np.concatenate([rng.permutation(n) for _ in range(ne)])
-            else:
-                order = np.tile(np.arange(n), ne)
-            _kernels.train_chunk(params, velocity, penalized, *model, beta, hyper, X, T, labels, order,
-                                 batch, ne, e0 * steps_per_epoch, record_every, total, Xt, Tt,
-                                 labels_t, traced, stats, layer_norms, traces, state)
+        for e0 in range(0, plan.epochs, per_call):
+            ne = min(per_call, plan.epochs - e0)
+            order = epoch_orders(rng, n, plan.batch, ne).reshape(-1)
+            _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, *data,
+                                 order, plan.batch, ne, e0 * plan.steps_per_epoch, plan.record_every, total,
+                                 *test, plan.traced, stats, layer_norms, traces, state)
             if bar is not None:
-                bar.update(ne * steps_per_epoch)
+                bar.update(ne * plan.steps_per_epoch)
             if state[1]:
                 break
     except KeyboardInterrupt:
@@ -180,20 +258,7 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     if diverged_at is not None:
         warnings.warn(f"training diverged at step {diverged_at}: the error term, the parameters or the "
                       "loss became NaN or inf; the history up to there is kept", RuntimeWarning, stacklevel=2)
-    r = int(state[0])
-    steps = np.minimum(np.arange(n_records) * record_every, total)
-    settings = dict(loss=loss, smoothing=a, smoothing_variant=smoothing_variant, l2=hyper[1], l1=hyper[2],
-                    weight_decay=hyper[3], confidence_penalty=beta, penalize_bias=bool(penalize_bias),
-                    lr=hyper[0], momentum=hyper[4], batch_size=batch, epochs=epochs, seed=seed,
-                    record_every=record_every, sizes=list(net.sizes), hidden=net.hidden,
-                    output=net.output, dtype=np.dtype(net.dtype).name, trace=trace)
-    col = lambda c: stats[:r, c].copy()
-    return History(step=steps[:r], weight_norm=col(_kernels.WEIGHT_NORM), layer_norms=layer_norms[:r].copy(),
-                   train_loss=col(_kernels.TRAIN_LOSS), train_acc=col(_kernels.TRAIN_ACC),
-                   test_loss=col(_kernels.TEST_LOSS), test_acc=col(_kernels.TEST_ACC),
-                   logit_gap=col(_kernels.LOGIT_GAP), past_target=col(_kernels.PAST_TARGET),
-                   traces=-hyper[0] * traces[:r], net=MLP.from_params(net.sizes, params, net.hidden, net.output),
-                   diverged_at=diverged_at, interrupted=interrupted, settings=settings)
+    return make_history(plan, stats, layer_norms, traces, params, state[0], diverged_at, interrupted)
 
 
 def _progress_bar(total, show):
