@@ -28,6 +28,9 @@ def main(argv=None):
     p = sub.add_parser("claims", help="check claims C1-C5 and write the claims report")
     p.add_argument("--out", default="figures", help="folder for the report (default: figures)")
     p.set_defaults(func=claims)
+    from .report import runner as report_runner
+    p = sub.add_parser("report", help="run the analysis scripts; write REPORT.md and report.json")
+    report_runner.add_arguments(p, only=True).set_defaults(func=report_runner.report_command)
     args = parser.parse_args(argv)
     return args.func(args)
 

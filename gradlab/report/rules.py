@@ -1,0 +1,142 @@
+"""Verdict rules: one function per claim, ``rule_<claim>(...) -> (verdict, reason)``.
+
+A rule takes the measured numbers as keyword arguments named like the script's `Number`s, so
+a recorded result can be judged again from report.json alone (``reapply``). Thresholds are
+module constants, each with its reason. Sections below are per claim (``# ---- C6 ----``);
+whoever writes a claim's script appends its rule in its own section.
+"""
+import inspect
+
+VERDICTS = ("holds", "holds in part", "does not hold", "inconclusive")
+
+
+def reapply(rule, numbers):
+    """Apply ``rule`` (a rule function or its name) to recorded numbers: a list of `Number`s or
+    of dicts with "name" and "value" (as in report.json). Only numbers named like a parameter
+    of the rule are passed. Returns (verdict, reason)."""
+    fn = globals()[rule] if isinstance(rule, str) else rule
+    params = inspect.signature(fn).parameters
+    values = {}
+    for n in numbers:
+        name, value = (n["name"], n["value"]) if isinstance(n, dict) else (n.name, n.value)
+        if name in params:
+            values[name] = value
+    return fn(**values)
+
+
+def _g(x):
+    return f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+# ---------------------------------------------------------------- shared thresholds (C1-C5)
+
+# Formulas equal in exact arithmetic, evaluated in float64 on O(1) values: a few ulp (2.2e-16 each)
+# of rounding at most; 1e-12 leaves room for sums over K <= 10 terms and still catches any real slip.
+ROUNDING = 1e-12
+# Central differences with h = 1e-6 in float64 err by about h^2 f''' + eps / h ~ 1e-10 relative;
+# agreement to 1e-6 confirms the derivative, and a gap above MATERIAL cannot be truncation error.
+FD_RTOL = 1e-6
+# A difference this large (relative) is a different formula, not rounding or truncation.
+MATERIAL = 1e-4
+
+
+def _exactness(defect, what):
+    """Judge one 'equal in exact arithmetic' measurement: holds / does not hold / inconclusive."""
+    if defect <= ROUNDING:
+        return "holds", f"{what} is {_g(defect)}, within rounding (<= {ROUNDING:g})"
+    if defect > MATERIAL:
+        return "does not hold", f"{what} is {_g(defect)}, far beyond rounding (> {MATERIAL:g})"
+    return "inconclusive", f"{what} is {_g(defect)}: above rounding ({ROUNDING:g}) but below a material gap ({MATERIAL:g})"
+
+
+# ---- C1 ----
+
+
+def rule_c1(max_abs_delta_minus_o_minus_t, max_rel_err_vs_fd):
+    """Holds when gradlab's softmax-CE error term equals o - t to rounding and finite differences
+    confirm it is dL/dz; does not hold when either gap is material."""
+    formula, fd = max_abs_delta_minus_o_minus_t, max_rel_err_vs_fd
+    if formula > MATERIAL or fd > MATERIAL:
+        return "does not hold", (f"the error term differs from o - t by up to {_g(formula)} and from finite "
+                                 f"differences by {_g(fd)} (relative); a gap above {MATERIAL:g} is a different formula")
+    if formula <= ROUNDING and fd <= FD_RTOL:
+        return "holds", (f"delta equals o - t to {_g(formula)} (rounding) over all draws, and finite differences "
+                         f"agree to {_g(fd)} relative, so o - t is dL/dz")
+    return "inconclusive", (f"delta - (o - t) reaches {_g(formula)} and the finite-difference error {_g(fd)}: "
+                            f"above rounding ({ROUNDING:g}, {FD_RTOL:g}) but not material")
+
+
+# ---- C2 ----
+
+# Element-wise outputs must follow sign(o - t) everywhere; one mismatched entry among thousands is a counterexample.
+SIGN_MISMATCH_NONE = 0.0
+
+
+def rule_c2(max_linearity_defect, max_abs_delta_at_target, max_rel_err_vs_fd, elementwise_sign_mismatch_share,
+            softmax_sign_mismatch_share, documented_example_mismatches):
+    """MSE error terms are linear in (o - t) and vanish at o = t (all outputs); the sign of delta_k
+    follows o_k - t_k for element-wise outputs. Exact softmax-MSE couples the classes (J^T (o - t)),
+    so its sign can differ: if mismatches are found the claim holds in part; if the linear
+    structure itself fails it does not hold."""
+    structure = max(max_linearity_defect, max_abs_delta_at_target)
+    if structure > MATERIAL or max_rel_err_vs_fd > MATERIAL or elementwise_sign_mismatch_share > SIGN_MISMATCH_NONE:
+        return "does not hold", (f"the MSE error term is not a linear function of o - t that vanishes at o = t "
+                                 f"(defect {_g(structure)}, finite-difference error {_g(max_rel_err_vs_fd)}), or its sign "
+                                 f"departs from o - t for element-wise outputs (share {_g(elementwise_sign_mismatch_share)})")
+    if structure > ROUNDING or max_rel_err_vs_fd > FD_RTOL:
+        return "inconclusive", (f"linearity / zero-at-target defect {_g(structure)} and finite-difference error "
+                                f"{_g(max_rel_err_vs_fd)} are above rounding but not material")
+    mismatch = softmax_sign_mismatch_share > SIGN_MISMATCH_NONE or documented_example_mismatches > 0
+    if mismatch:
+        return "holds in part", (f"every MSE error term is linear in o - t and zero at o = t (defect {_g(structure)}), and "
+                                 f"for identity and sigmoid outputs sign(delta_k) = sign(o_k - t_k) everywhere; but for exact "
+                                 f"softmax-MSE the sign differs in {_g(100 * softmax_sign_mismatch_share)}% of random "
+                                 f"one-hot cases (and in {documented_example_mismatches} component(s) of CLAIMS.md's example), "
+                                 f"so the update carries J^T (o - t), not (o - t)")
+    return "holds", (f"every MSE error term is linear in o - t and zero at o = t (defect {_g(structure)}), and no sign "
+                     f"mismatch was found for any output, exact softmax included")
+
+
+# ---- C3 ----
+
+
+def rule_c3(max_abs_err_smoothed_targets, max_abs_err_binary_0p9):
+    """Holds when smooth_labels gives (1 - a) t + a / K to rounding and K = 2, a = 0.2 gives 0.9 / 0.1."""
+    worst = max(max_abs_err_smoothed_targets, max_abs_err_binary_0p9)
+    verdict, why = _exactness(worst, "the largest gap between smooth_labels and (1 - a) t + a / K, "
+                                     "0.9 / 0.1 at K = 2, a = 0.2 included,")
+    return verdict, why
+
+
+# ---- C4 ----
+
+
+def rule_c4(max_rel_mixture_defect, modified_inputs):
+    """LS acts only through the target: grad(t') = (1 - a) grad(t) + a grad(1/K) to rounding, and
+    no call (training with smoothing included) writes into the caller's arrays."""
+    if modified_inputs > 0:
+        return "does not hold", f"{modified_inputs} caller array(s) were modified by a call with smoothing"
+    verdict, why = _exactness(max_rel_mixture_defect, "the relative gap |grad(t') - (1 - a) grad(t) - a grad(1/K)|")
+    if verdict == "holds":
+        why += "; no caller array was modified"
+    return verdict, why
+
+
+# ---- C5 ----
+
+# The post prints its deltas to 4 decimals: a reproduction must agree to half a unit of the last digit.
+PUBLISHED_ATOL = 5e-5
+
+
+def rule_c5(max_abs_delta_minus_published, sign_mismatch_points, flip_off_target_max):
+    """Two parts: the four worked-example deltas (agree with the post to its 4 printed decimals), and
+    the sign flip (the update's sign follows t' - o at every grid point, and each sign change lies
+    within one grid step of t', ``flip_off_target_max`` in grid steps <= 1)."""
+    numbers_ok = max_abs_delta_minus_published <= PUBLISHED_ATOL
+    flip_ok = sign_mismatch_points == 0 and flip_off_target_max <= 1
+    part1 = (f"the four deltas {'match' if numbers_ok else 'do not match'} the published values "
+             f"(largest gap {_g(max_abs_delta_minus_published)}, tolerance {PUBLISHED_ATOL:g})")
+    part2 = (f"the update's sign {'follows' if flip_ok else 'does not follow'} t' - o ({sign_mismatch_points} grid points "
+             f"disagree; sign changes at most {_g(flip_off_target_max)} grid steps from t')")
+    verdict = {2: "holds", 1: "holds in part", 0: "does not hold"}[numbers_ok + flip_ok]
+    return verdict, f"{part1}; {part2}"

@@ -1,0 +1,150 @@
+"""The claims-report framework (gradlab.report) and the C1-C5 analysis scripts, run in quick mode."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gradlab.report import CLAIM_IDS, ClaimResult, Context, Number, rules, save_figure, style
+from gradlab.report import document, runner
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path):
+    """(width, height) from a PNG's IHDR chunk."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == PNG_MAGIC, f"{path} is not a PNG"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def result(claim="C1", verdict="holds", **kw):
+    return ClaimResult(claim=claim, title="t", statement="s", verdict=verdict, reason="r",
+                       numbers=kw.get("numbers", [Number("x", 1.0)]), figures=kw.get("figures", []), rule="rule_c1")
+
+
+# ---------------------------------------------------------------- framework
+
+
+def test_save_figure_writes_png_data_and_settings(tmp_path):
+    ctx = Context(out=tmp_path / "figs", quick=True)
+    fig, ax = style.subplots(1, 2)
+    ax[0].plot([0, 1], [0, 1])
+    frame = pd.DataFrame({"x": [0, 1], "y": [0.0, 1.0]})
+    written = save_figure(ctx, fig, "demo", {"main": frame, "extra": frame}, {"seed": np.int64(3), "a": [0.1]})
+    assert written == ["demo.png", "demo__main.csv", "demo__extra.csv", "demo.json"]
+    assert png_size(ctx.out / "demo.png") == style.pixel_size(1, 2) == (1260, 480)
+    assert list(pd.read_csv(ctx.out / "demo__main.csv").columns) == ["x", "y"]
+    meta = json.loads((ctx.out / "demo.json").read_text())
+    assert meta["settings"] == {"seed": 3, "a": [0.1]} and meta["quick"] is True
+    assert meta["gradlab_version"]
+
+
+@pytest.mark.parametrize("name,data,settings,exc", [
+    ("a/b", pd.DataFrame({"x": [1]}), {}, ValueError),
+    ("ok", [1, 2], {}, TypeError),
+    ("ok", pd.DataFrame({"x": [1]}), [("seed", 1)], TypeError),
+    ("ok", pd.DataFrame({"x": [1]}), {"f": object()}, TypeError),
+])
+def test_save_figure_rejects_bad_arguments_before_writing(tmp_path, name, data, settings, exc):
+    fig, _ = style.subplots()
+    with pytest.raises(exc):
+        save_figure(Context(out=tmp_path), fig, name, data, settings)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_claim_result_checks_its_fields():
+    with pytest.raises(ValueError, match="verdict"):
+        result(verdict="true")
+    with pytest.raises(ValueError, match="claim"):
+        result(claim="C99")
+    with pytest.raises(ValueError, match="rule"):
+        ClaimResult("C1", "t", "s", "holds", "r", [], [], rule="no_such_rule")
+    with pytest.raises(TypeError, match="value"):
+        Number("x", [1, 2])
+    assert result(claim="c3").claim == "C3"
+    assert Number("x", np.float32(0.5)).value == 0.5 and type(Number("n", np.int64(2)).value) is int
+
+
+def test_reapply_reads_numbers_by_name():
+    numbers = [{"name": "max_abs_delta_minus_o_minus_t", "value": 0.0},
+               {"name": "max_rel_err_vs_fd", "value": 1e-9}, {"name": "unrelated", "value": 5}]
+    assert rules.reapply("rule_c1", numbers)[0] == "holds"
+
+
+def test_report_markdown_has_every_claim_and_marks_the_unmeasured(tmp_path):
+    report = document.update(document.empty(), [result("C5", numbers=[Number("d", -0.0017, "", "x | y")])],
+                             quick=True, script="analysis/c05.py", declared=("C5",))
+    path = document.write(tmp_path, report)
+    text = path.read_text()
+    for c in CLAIM_IDS:
+        assert f"## {c}: " in text
+    assert text.count("not yet measured: no analysis script") == len(CLAIM_IDS) - 1
+    assert "| d | -0.0017 |  | x \\| y |" in text
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert list(data["claims"]) == ["C5"] and data["quick"] is True
+    # REPORT.md is a function of report.json only
+    assert document.render(data) == text
+
+
+def write_script(folder, name, claims, body):
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(textwrap.dedent(f"""\
+        from gradlab.report import ClaimResult, Number, script_main
+        CLAIMS = {claims!r}
+        def run(ctx):
+        {textwrap.indent(textwrap.dedent(body), '    ')}
+        if __name__ == "__main__":
+            script_main(run, CLAIMS)
+        """))
+
+
+def test_runner_discovers_scripts_merges_only_and_survives_failures(tmp_path):
+    analysis = tmp_path / "analysis"
+    ok = """return [ClaimResult("C6", "t", "s", "holds", "r", [Number("x", 1)], [], "rule_c1")]"""
+    write_script(analysis, "c06_ok.py", ("C6",), ok)
+    write_script(analysis, "c07_broken.py", ("C7",), "raise RuntimeError('boom')")
+    (analysis / "helper.py").write_text("raise SystemExit('not a script')\n")
+    out = tmp_path / "out"
+    path, failures = runner.run_report(out, quick=True, analysis=analysis)
+    assert list(failures) and "boom" in next(iter(failures.values()))
+    data = json.loads((out / "report.json").read_text())
+    assert list(data["claims"]) == ["C6"]
+    assert "`" in path.read_text() and "failed (RuntimeError: boom)" in path.read_text()
+    # a script added later is found; --only merges
+    write_script(analysis, "e01_later.py", ("E1",), ok.replace('"C6"', '"E1"'))
+    runner.run_report(out, quick=True, only=["e1"], analysis=analysis)
+    assert set(json.loads((out / "report.json").read_text())["claims"]) == {"C6", "E1"}
+    with pytest.raises(ValueError, match="--only: no script .* C9"):
+        runner.run_report(out, quick=True, only=["C9"], analysis=analysis)
+    with pytest.raises(FileNotFoundError, match="analysis folder"):
+        runner.run_report(out, analysis=tmp_path / "missing")
+
+
+def test_runner_rejects_results_for_undeclared_claims(tmp_path):
+    analysis = tmp_path / "analysis"
+    write_script(analysis, "c06_liar.py", ("C6",),
+                 """return [ClaimResult("C7", "t", "s", "holds", "r", [], [], "rule_c1")]""")
+    _, failures = runner.run_report(tmp_path / "out", analysis=analysis)
+    assert "not in its CLAIMS" in next(iter(failures.values()))
+
+
+def test_script_main_runs_a_script_from_its_own_command_line(tmp_path):
+    analysis = tmp_path / "analysis"
+    write_script(analysis, "c06_ok.py", ("C6",),
+                 """return [ClaimResult("C6", "t", "s", "holds", "r", [Number("x", ctx.quick)], [], "rule_c1")]""")
+    done = subprocess.run([sys.executable, str(analysis / "c06_ok.py"), "--quick", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert data["claims"]["C6"]["numbers"][0]["value"] is True
+
+
+def test_cli_bad_only_is_one_line_error(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "gradlab", "report", "--quick", "--only", "C99", "--out",
+                           str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert done.stderr.strip().count("\n") == 0 and "C99" in done.stderr and "Traceback" not in done.stderr
