@@ -266,3 +266,39 @@ def _progress_bar(total, show):
         return None
     from tqdm import tqdm
     return tqdm(total=total, unit="step", desc="gradlab.train")
+
+
+def train_block(plans):
+    """Train runs that share a shape (sizes, activations, loss, dtype, batch size, epochs).
+
+    Returns stacked arrays: ``params`` (R, P) final parameters, ``stats`` (R, records,
+    N_STATS), ``layer_norms`` (R, records, layers), ``n_written`` (R,) records kept and
+    ``diverged_at`` (R,) the step that diverged (0: none).
+    """
+    out = {k: [] for k in ("params", "stats", "layer_norms", "n_written", "diverged_at")}
+    for plan in plans:
+        net = plan.net
+        n = plan.X.shape[0]
+        stats = np.full((plan.n_records, _kernels.N_STATS), np.nan)
+        layer_norms = np.full((plan.n_records, net.n_layers), np.nan)
+        traces = np.zeros((plan.n_records, 0, 0), net.dtype)
+        params = net.params.copy()
+        velocity = np.zeros_like(params)
+        state = np.zeros(2, np.int64)
+        rng = np.random.default_rng(plan.seed)
+        data = (plan.X, plan.T, plan.labels)
+        test = (plan.Xt, plan.Tt, plan.labels_t)
+        _kernels.record(params, *plan.model, *data, *test, plan.traced, 0, stats, layer_norms, traces)
+        state[0] = 1
+        per_call = chunk_epochs(n)
+        for e0 in range(0, plan.epochs, per_call):
+            ne = min(per_call, plan.epochs - e0)
+            order = epoch_orders(rng, n, plan.batch, ne).reshape(-1)
+            _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, *data,
+                                 order, plan.batch, ne, e0 * plan.steps_per_epoch, plan.record_every,
+                                 plan.total_steps, *test, plan.traced, stats, layer_norms, traces, state)
+            if state[1]:
+                break
+        for k, v in zip(out, (params, stats, layer_norms, state[0], state[1])):
+            out[k].append(v)
+    return {k: np.stack(v) for k, v in out.items()}

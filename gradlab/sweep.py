@@ -1,0 +1,324 @@
+"""Sweeps: every run of a `Grid` trained on one data set, many runs per kernel call, results
+kept on disk as they finish.
+
+Data path: data -> split and standardise (once) -> one `RunPlan` per run (validated as
+`gl.train` validates) -> blocks of runs sharing a shape -> the run-batched training kernel
+-> one file per finished block under ``out`` -> tables (`SweepResult`).
+"""
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import _checks, _kernels
+from .datasets import standardize, train_test_split
+from .grid import Grid
+from .nets import MLP
+from .training import make_history, plan_run, train_block
+
+BLOCK_RUNS = 256  # runs per kernel call and per result file
+STAT_COLUMNS = ("weight_norm", "train_loss", "train_acc", "test_loss", "test_acc", "logit_gap", "past_target")
+STAT_INDEX = dict(weight_norm=_kernels.WEIGHT_NORM, train_loss=_kernels.TRAIN_LOSS, train_acc=_kernels.TRAIN_ACC,
+                  test_loss=_kernels.TEST_LOSS, test_acc=_kernels.TEST_ACC, logit_gap=_kernels.LOGIT_GAP,
+                  past_target=_kernels.PAST_TARGET)
+FORMAT = 1  # version of the files under `out`
+
+
+def sweep_data(data, test_size=0.2, split_seed=0, standardize_inputs=True):
+    """``(X_train, y_train, X_test, y_test)`` for a sweep.
+
+    ``data`` is ``(X, y)``, split once by a seeded stratified ``test_size``
+    (`datasets.train_test_split`) and standardised on the training rows when
+    ``standardize_inputs``; or ``(X_train, y_train, X_test, y_test)`` used as given.
+    """
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 4):
+        raise TypeError("data must be (X, y) or (X_train, y_train, X_test, y_test)")
+    if len(data) == 4:
+        Xtr, ytr, Xte, yte = (np.asarray(a) for a in data)
+    else:
+        X, y = np.asarray(data[0]), np.asarray(data[1])
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, seed=split_seed)
+        if _checks.flag("standardize", standardize_inputs):
+            Xtr, Xte = standardize(Xtr, Xte)
+    for name, arr in (("X_train", Xtr), ("X_test", Xte)):
+        _checks.float_array(name, arr, ndim=2)
+    for name, arr in (("y_train", ytr), ("y_test", yte)):
+        if arr.ndim not in (1, 2) or arr.size == 0:
+            raise ValueError(f"data: {name} must be non-empty labels (n,) or targets (n, K); got shape {arr.shape}")
+    return Xtr, ytr, Xte, yte
+
+
+def fingerprint(arrays):
+    """sha256 over the shapes, dtypes and bytes of ``arrays``."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.shape}{a.dtype.str}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def run_key(settings):
+    """A run's identity: its complete settings as canonical JSON."""
+    return json.dumps(settings, sort_keys=True)
+
+
+def _plan(settings, data, record_every):
+    Xtr, ytr, Xte, yte = data
+    net_args = {k: settings[k] for k in ("sizes", "hidden", "output", "dtype")}
+    try:
+        net = MLP(seed=settings["seed"], **net_args)
+        train_args = {k: v for k, v in settings.items() if k not in net_args}
+        return plan_run(net, Xtr, ytr, **train_args, record_every=record_every, X_test=Xte, y_test=yte)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"run {run_key(settings)}: {err}") from None
+
+
+def _shape_key(plan):
+    s = plan.settings
+    return (tuple(s["sizes"]), s["hidden"], s["output"], s["loss"], s["dtype"], plan.batch, plan.epochs)
+
+
+def _blocks(todo, plans):
+    """Lists of run ids to train together: runs of one shape, BLOCK_RUNS at a time."""
+    groups = {}
+    for k in todo:
+        groups.setdefault(_shape_key(plans[k]), []).append(k)
+    return [ids[i:i + BLOCK_RUNS] for ids in groups.values() for i in range(0, len(ids), BLOCK_RUNS)]
+
+
+def _train_task(plans):
+    """Train a block of runs; the unit of work sent to a worker (local or Dask)."""
+    return train_block(plans)
+
+
+class _Store:
+    """The ``out`` folder: manifest.json and one .npz per finished block, each written to a
+    temporary file and renamed, so a file is either complete or absent."""
+
+    def __init__(self, out):
+        self.root = Path(out)
+        self.blocks = self.root / "blocks"
+
+    def manifest(self):
+        path = self.root / "manifest.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def write_manifest(self, manifest):
+        self.blocks.mkdir(parents=True, exist_ok=True)
+        self._atomic(self.root / "manifest.json", json.dumps(manifest, indent=1).encode())
+
+    def _atomic(self, path, payload):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def save_block(self, keys, result):
+        name = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+        path = self.blocks / f"block-{name}.npz"
+        fd, tmp = tempfile.mkstemp(dir=self.blocks, prefix=".tmp-", suffix=".npz")
+        os.close(fd)
+        try:
+            np.savez(tmp, keys=np.array(keys), **result)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self):
+        """{run key: (block arrays, index in block)} for every finished run."""
+        done = {}
+        if not self.blocks.exists():
+            return done
+        for path in sorted(self.blocks.glob("block-*.npz")):
+            with np.load(path) as f:
+                arrays = {k: f[k] for k in f.files}
+            for i, key in enumerate(arrays.pop("keys")):
+                done[str(key)] = (arrays, i)
+        return done
+
+
+def _check_manifest(store, manifest, extend):
+    old = store.manifest()
+    if old is None:
+        return manifest
+    same_data = (old["data"] == manifest["data"] and old["record_every"] == manifest["record_every"]
+                 and old["format"] == manifest["format"] and old["gradlab_version"] == manifest["gradlab_version"])
+    if not same_data:
+        raise ValueError(f"out={str(store.root)!r} holds a sweep of other data or settings (data fingerprint, "
+                         "record_every or gradlab version differ); use another out folder")
+    if old["grid"] == manifest["grid"]:
+        return manifest
+    if not extend:
+        raise ValueError(f"out={str(store.root)!r} holds a sweep of a different grid; pass extend=True to add "
+                         "the new runs to it, or use another out folder")
+    grid = Grid.from_json(old["grid"])
+    new_parts = [p for p in json.loads(manifest["grid"]) if p not in json.loads(old["grid"])]
+    merged = grid + Grid._of_parts(new_parts)
+    return dict(manifest, grid=merged.to_json())
+
+
+def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_every=100, out=None,
+          extend=False, scheduler=None, progress=None):
+    """Train every run of ``grid`` on ``data``; returns a `SweepResult`.
+
+    ``data``: ``(X, y)``, split once (seeded, stratified, ``test_size``, ``split_seed``) and
+    standardised on the training rows (``standardize``), or ``(X_train, y_train, X_test,
+    y_test)`` used as given. ``record_every`` counts updates, as in `gl.train`.
+
+    Runs that share a shape (sizes, activations, loss, dtype, batch size, epochs) train
+    together in one kernel call (`training.train_block`); each run's history equals what
+    `gl.train` gives for the same settings, bit for bit.
+
+    ``out``: a folder keeping the results. It holds a manifest (grid, data fingerprint,
+    gradlab version) and one file per finished block of runs, written atomically. Running
+    the same sweep again loads finished runs instead of training them; an interrupted sweep
+    resumes where it stopped. A different grid on the same ``out`` is refused unless
+    ``extend=True``, which adds the new runs and keeps the old.
+
+    ``scheduler``: address of a Dask distributed scheduler (``"tcp://host:8786"``) or a
+    ``distributed.Client``; blocks of runs are trained on its workers and saved here as
+    they arrive. Default: train here, on all cores.
+    """
+    from . import __version__
+    if not isinstance(grid, Grid):
+        raise TypeError(f"grid must be a gradlab.Grid; got {type(grid).__name__}")
+    if len(grid) == 0:
+        raise ValueError("grid holds no runs")
+    record_every = _checks.integer("record_every", record_every, low=1)
+    extend = _checks.flag("extend", extend)
+    data = sweep_data(data, test_size, split_seed, standardize)
+    manifest = dict(format=FORMAT, gradlab_version=__version__, grid=grid.to_json(), data=fingerprint(data),
+                    record_every=record_every)
+    store = None
+    if out is not None:
+        store = _Store(out)
+        manifest = _check_manifest(store, manifest, extend)
+        grid = Grid.from_json(manifest["grid"])
+    runs = list(dict.fromkeys(run_key(s) for s in grid))  # unique runs, in grid order
+    settings = [json.loads(k) for k in runs]
+    plans = [_plan(s, data, record_every) for s in settings]
+    done = store.load() if store is not None else {}
+    results = {k: done[runs[k]] for k in range(len(runs)) if runs[k] in done}
+    todo = [k for k in range(len(runs)) if k not in results]
+    if store is not None:
+        store.write_manifest(manifest)
+    blocks = _blocks(todo, plans)
+    if progress is None:
+        progress = sys.stderr.isatty() and len(todo) > 64
+    bar = None
+    if _checks.flag("progress", progress):
+        from tqdm import tqdm
+        bar = tqdm(total=len(runs), initial=len(results), unit="run", desc="gradlab.sweep")
+
+    def finished(ids, result):
+        if store is not None:
+            store.save_block([runs[k] for k in ids], result)
+        for i, k in enumerate(ids):
+            results[k] = (result, i)
+        if bar is not None:
+            bar.update(len(ids))
+
+    try:
+        if scheduler is None:
+            for ids in blocks:
+                finished(ids, _train_task([plans[k] for k in ids]))
+        else:
+            _run_on_dask(scheduler, blocks, plans, finished)
+    finally:
+        if bar is not None:
+            bar.close()
+    return SweepResult(settings, plans, [results[k] for k in range(len(runs))], data)
+
+
+def _run_on_dask(scheduler, blocks, plans, finished):
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ImportError("scheduler= needs Dask distributed: pip install 'gradlab[dask]'") from None
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures = {client.submit(_train_task, [plans[k] for k in ids], pure=False): ids for ids in blocks}
+        for fut in as_completed(futures):
+            finished(futures[fut], fut.result())
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+@dataclass
+class SweepResult:
+    """The runs of a sweep: ``final`` (one row per run), ``history`` (one row per run and
+    record), ``run(k)`` (run k's `History`) and ``data`` (the arrays trained and tested on)."""
+    settings: list
+    plans: list
+    _results: list
+    data: tuple
+
+    def __len__(self):
+        return len(self.settings)
+
+    def run(self, k):
+        """Run ``k``'s full `History`, as `gl.train` returns it."""
+        k = _checks.integer("k", k, low=0)
+        if k >= len(self):
+            raise IndexError(f"run {k} out of range: the sweep has {len(self)} runs")
+        arrays, i = self._results[k]
+        plan = self.plans[k]
+        div = int(arrays["diverged_at"][i])
+        traces = np.zeros((plan.n_records, 0, 0), plan.net.dtype)
+        return make_history(plan, arrays["stats"][i], arrays["layer_norms"][i], traces, arrays["params"][i],
+                            arrays["n_written"][i], div if div else None, False)
+
+    @property
+    def final(self):
+        """One row per run: every setting, then the last record's statistics, per-layer norms,
+        NLL and ECE (15 bins) of the final net on the training and test rows, and diverged_at."""
+        from . import metrics
+        from .grads import forward
+        rows = []
+        Xtr, ytr, Xte, yte = self.data
+        for k, s in enumerate(self.settings):
+            h = self.run(k)
+            row = {"run": k, **{key: (str(v) if key == "sizes" else v) for key, v in s.items()}}
+            for c in STAT_COLUMNS:
+                row[c] = getattr(h, c)[-1]
+            for l in range(h.layer_norms.shape[1]):
+                row[f"layer_norm_{l}"] = h.layer_norms[-1, l]
+            plan = self.plans[k]
+            for part, X, labels in (("train", plan.X, plan.labels), ("test", plan.Xt, plan.labels_t)):
+                probs = forward(h.net, X)
+                if plan.net.output == "identity":
+                    row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan
+                else:
+                    row[f"{part}_nll"] = metrics.nll(probs, labels)
+                    row[f"{part}_ece"] = metrics.ece(probs, labels)
+            row["steps"] = h.step[-1]
+            row["diverged_at"] = h.diverged_at if h.diverged else pd.NA
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    @property
+    def history(self):
+        """Long table: run, step and every recorded statistic (per-layer norms included)."""
+        frames = []
+        for k in range(len(self)):
+            h = self.run(k)
+            cols = {"run": np.full(h.step.shape, k), "step": h.step}
+            cols.update({c: getattr(h, c) for c in STAT_COLUMNS})
+            cols.update({f"layer_norm_{l}": h.layer_norms[:, l] for l in range(h.layer_norms.shape[1])})
+            frames.append(pd.DataFrame(cols))
+        return pd.concat(frames, ignore_index=True)
