@@ -222,3 +222,134 @@ def format_report(checks):
     lines += [f"| {r['target']} | {r['output']} | {r['lr * (t - o)']:+.6f} | {r['gradlab delta']:+.6f} |"
               for r in worked_example()]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- measurements behind the claims report (C1-C5)
+
+
+def sign_mismatch(z, T, variant="exact"):
+    """Softmax-MSE: (n, K) mask of entries where sign(delta_k) differs from sign(o_k - t_k)
+    (entries with o_k == t_k excluded)."""
+    d = error_term(z, T, "mse", "softmax", variant=variant)
+    e = outputs(np.asarray(z, dtype=float), "softmax") - np.asarray(T, dtype=float)
+    return (np.sign(d) != np.sign(e)) & (e != 0)
+
+
+def diagonal_vs_exact(z, T):
+    """Softmax-MSE: how far the diagonal shortcut (o - t) o (1 - o) is from the exact J^T (o - t),
+    per row: relative L1 difference |diag - exact|_1 / |exact|_1, cosine of the two vectors, and
+    the number of entries whose signs differ."""
+    exact = error_term(z, T, "mse", "softmax")
+    diag = error_term(z, T, "mse", "softmax", variant="diagonal")
+    norm = np.abs(exact).sum(axis=1)
+    rel = np.abs(diag - exact).sum(axis=1) / np.where(norm > 0, norm, np.nan)
+    cos = (diag * exact).sum(axis=1) / (np.linalg.norm(diag, axis=1) * np.linalg.norm(exact, axis=1))
+    return {"rel_l1": rel, "cosine": cos, "sign_differences": (np.sign(diag) != np.sign(exact)).sum(axis=1)}
+
+
+def _slice_rows(output, target, K, rest, z0):
+    z0 = np.atleast_1d(np.asarray(z0, dtype=float))
+    if output == "sigmoid":
+        return z0[:, None], np.full((z0.size, 1), float(target))
+    z = np.tile(np.zeros(K) if rest is None else np.asarray(rest, dtype=float), (z0.size, 1))
+    z[:, 0] = z0
+    return z, np.tile(np.r_[target, np.full(K - 1, (1 - target) / (K - 1))], (z0.size, 1))
+
+
+def true_class_slice(loss, output, target, K=3, rest=None, variant="exact", z_range=(-10.0, 10.0), grid=20001):
+    """Error term of the true class (class 0) as its logit z_0 sweeps ``z_range``.
+
+    ``output="sigmoid"``: one output node with target ``target``. ``output="softmax"``: K classes,
+    the other logits fixed at ``rest`` (zeros by default), target row
+    ``(target, (1 - target) / (K - 1), ...)``. Returns (o_0, delta_0, z_0), each of length ``grid``.
+    """
+    z0 = np.linspace(*z_range, grid)
+    z, T = _slice_rows(output, target, K, rest, z0)
+    return outputs(z, output)[:, 0], error_term(z, T, loss, output, variant=variant)[:, 0], z0
+
+
+def zero_crossings(x, y):
+    """The x where y changes sign (exact zeros included), by linear interpolation between samples."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    s = np.sign(y)
+    zeros = np.flatnonzero(s == 0)
+    i = np.flatnonzero(s[:-1] * s[1:] < 0)
+    cross = x[i] - y[i] * (x[i + 1] - x[i]) / (y[i + 1] - y[i])
+    return np.sort(np.r_[x[zeros], cross])
+
+
+def flip_output(loss, output, target, K=3, rest=None, variant="exact", z_range=(-10.0, 10.0), grid=20001):
+    """Along `true_class_slice`: (number of sign changes of delta_0 on the grid, the output o_0 at
+    the sign change found by Brent's method on z_0 to 1e-13, or NaN unless there is exactly one)."""
+    from scipy.optimize import brentq
+    _, d, z0 = true_class_slice(loss, output, target, K, rest, variant, z_range, grid)
+    s = np.sign(d)
+    changes = np.flatnonzero(s[:-1] * s[1:] < 0)
+    zeros = np.flatnonzero(s == 0)
+    count = changes.size + zeros.size
+    if count != 1:
+        return count, np.nan
+    if zeros.size:
+        zc = z0[zeros[0]]
+    else:
+        def delta0(v):
+            z, T = _slice_rows(output, target, K, rest, v)
+            return error_term(z, T, loss, output, variant=variant)[0, 0]
+        zc = brentq(delta0, z0[changes[0]], z0[changes[0] + 1], xtol=1e-13, rtol=4 * np.finfo(float).eps)
+    z, _ = _slice_rows(output, target, K, rest, zc)
+    return count, float(outputs(z, output)[0, 0])
+
+
+def flip_table(settings, grid=20001):
+    """For each (loss, output, K, target t', variant): along `true_class_slice`, the number of grid
+    points where the true-class update -delta_0 has a sign other than that of t' - o_0, the number
+    of its sign changes, and the output where it changes sign (`flip_output`)."""
+    rows = []
+    for loss, output, K, target, variant in settings:
+        o, d, _ = true_class_slice(loss, output, target, K, variant=variant, grid=grid)
+        count, flip = flip_output(loss, output, target, K, variant=variant, grid=grid)
+        rows.append({"loss": loss, "output": output, "K": K, "variant": variant, "target": target,
+                     "sign_mismatches": int(np.sum(np.sign(-d) != np.sign(target - o))),
+                     "crossings": count, "flip_at": flip})
+    return rows
+
+
+def softmax_mse_flip_offsets(rng, n, K=3, target=0.9, grid=4001):
+    """Exact softmax-MSE, true class 0 with target ``target``: for ``n`` random settings of the other
+    logits (normal, sd 2), how far from t' the true-class error term changes sign, |o_0* - t'|
+    (NaN when it does not change sign exactly once)."""
+    offsets = np.empty(n)
+    for r in range(n):
+        _, flip = flip_output("mse", "softmax", target, K, rest=np.r_[0.0, rng.normal(0, 2, K - 1)], grid=grid)
+        offsets[r] = abs(flip - target)
+    return offsets
+
+
+def smoothing_defects(rng, n=200):
+    """Largest |smooth_labels(T, a) - ((1 - a) T + a / K)| over random one-hot and soft targets,
+    K = 2..10 and random a, and the largest gap of the K = 2, a = 0.2 targets from 0.9 / 0.1
+    (two columns and a single binary column)."""
+    worst = 0.0
+    for K in range(2, 11):
+        for T in (one_hot(rng.integers(0, K, n), K), rng.dirichlet(np.ones(K), n)):
+            a = float(rng.uniform())
+            worst = max(worst, float(np.abs(smooth_labels(T, a) - ((1 - a) * T + a / K)).max()))
+    binary = max(float(np.abs(smooth_labels(one_hot([0, 1], 2), 0.2) - [[0.9, 0.1], [0.1, 0.9]]).max()),
+                 float(np.abs(smooth_labels([[1.0], [0.0]], 0.2) - [[0.9], [0.1]]).max()))
+    return worst, binary
+
+
+def training_modifies_inputs(epochs=3, a=0.2, seed=0):
+    """Train with ``smoothing=a`` on Iris and count the caller's arrays (X, y, X_test, y_test,
+    a soft target matrix, the net's parameters) that changed."""
+    from .datasets import iris, train_test_split
+    from .training import train
+    X, y = iris()
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, seed=seed)
+    Ttr = smooth_labels(one_hot(ytr, 3), 0.05)
+    net = MLP([4, 5, 3], hidden="tanh", output="softmax", seed=seed)
+    arrays = {"X": Xtr, "y": ytr, "X_test": Xte, "y_test": yte, "T": Ttr, "params": net.params}
+    before = {k: v.copy() for k, v in arrays.items()}
+    train(net, Xtr, ytr, loss="ce", smoothing=a, epochs=epochs, seed=seed, X_test=Xte, y_test=yte)
+    train(net, Xtr, Ttr, loss="ce", smoothing=a, epochs=epochs, seed=seed)
+    return sum(not np.array_equal(before[k], arrays[k]) for k in arrays)
