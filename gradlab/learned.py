@@ -1,0 +1,155 @@
+"""Learned targets: what a trained net's hidden layer and outputs say about each class.
+
+Hidden layers are counted from 0 (the first) and from -1 (the last, the default) backwards;
+``layer`` l of a net with sizes ``[d, h_1, ..., h_m, K]`` has ``h_{l+1}`` units. ``y`` holds
+integer labels; the classes are the net's K outputs (2 for a single sigmoid output), and every
+class needs at least one row. Results are new float64 arrays; no argument is written to.
+"""
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import expit, softmax
+
+from . import _checks
+from .grads import forward
+
+_ACTIVATIONS = {"identity": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0),
+                "sigmoid": expit, "softmax": lambda z: softmax(z, axis=1)}
+
+
+def _hidden_layer(net, layer):
+    """``layer`` as an index in [0, number of hidden layers)."""
+    _checks.net(net)
+    n_hidden = net.n_layers - 1
+    if n_hidden == 0:
+        raise ValueError(f"net has no hidden layer (sizes {list(net.sizes)})")
+    layer = _checks.integer("layer", layer)
+    if not -n_hidden <= layer < n_hidden:
+        raise ValueError(f"layer must be in [{-n_hidden}, {n_hidden - 1}] for a net with {n_hidden} hidden "
+                         f"layer(s) (sizes {list(net.sizes)}); got {layer}")
+    return layer % n_hidden
+
+
+def _n_classes(net):
+    return max(net.sizes[-1], 2)
+
+
+def _labels(net, y, n_rows):
+    """``y`` as int64 labels of the net's classes, one per row, every class present."""
+    K = _n_classes(net)
+    y = _checks.labels("y", y)
+    if y.shape[0] != n_rows:
+        raise ValueError(f"y has {y.shape[0]} labels but X has {n_rows} rows")
+    if y.max() >= K:
+        raise ValueError(f"y: labels must lie in [0, {K}) for a net with {net.sizes[-1]} output(s); "
+                         f"got labels up to {y.max()}")
+    missing = np.flatnonzero(np.bincount(y, minlength=K) == 0)
+    if missing.size:
+        raise ValueError(f"y has no rows of class(es) {missing.tolist()}; a net with {net.sizes[-1]} output(s) "
+                         f"has {K} classes and each needs at least one row")
+    return y
+
+
+def _class_means(V, y, K):
+    """(K, m): row c = mean of the rows of V (n, m) whose label is c."""
+    sums = np.zeros((K, V.shape[1]))
+    np.add.at(sums, y, V)
+    return sums / np.bincount(y, minlength=K)[:, None]
+
+
+def _layer_outputs(net, X, last):
+    """Activations ``a_1 .. a_last`` (weight layers 0 .. last - 1) in float64, plain NumPy:
+    ``a_l = act(a_{l-1} W_l + b_l)``, the output activation on the output layer."""
+    a = _checks.net_inputs(net, X).astype(np.float64)
+    out = []
+    for l in range(last):
+        z = a @ net.weights[l].astype(np.float64) + net.biases[l].astype(np.float64)
+        a = _ACTIVATIONS[net.output if l == net.n_layers - 1 else net.hidden](z)
+        out.append(a)
+    return out
+
+
+def hidden_activations(net, X, layer=-1):
+    """Activations ``h = act(a_{l-1} W_l + b_l)`` of hidden layer ``layer`` for every row of X,
+    shape (n, units), float64 (a NumPy forward pass; gl.forward returns only the outputs)."""
+    l = _hidden_layer(net, layer)
+    return _layer_outputs(net, X, l + 1)[-1]
+
+
+def class_patterns(net, X, y, layer=-1, threshold=None):
+    """Class x unit table of hidden layer ``layer``, shape (K, units).
+
+    Without ``threshold``: ``P[c, j] = mean of h_j(x_n) over the rows n of class c``.
+    With ``threshold``: the on/off pattern ``P[c, j] = share of class-c rows with h_j > threshold``
+    (``threshold=0`` counts a ReLU unit as on when it is active).
+    """
+    H = hidden_activations(net, X, layer)
+    y = _labels(net, y, H.shape[0])
+    if threshold is not None:
+        H = (H > _checks.number("threshold", threshold)).astype(np.float64)
+    return _class_means(H, y, _n_classes(net))
+
+
+class Ablation(NamedTuple):
+    """Per-class accuracy with single hidden units zeroed (`ablate_units`)."""
+    accuracy: np.ndarray  # (units, K): accuracy[j, c] with unit j zeroed, on the rows of class c
+    intact: np.ndarray  # (K,): the intact net's per-class accuracy
+
+
+def _per_class_accuracy(O, y, K):
+    pred = O.argmax(axis=1) if O.shape[1] > 1 else (O[:, 0] > 0.5).astype(np.int64)
+    return np.bincount(y, weights=pred == y, minlength=K) / np.bincount(y, minlength=K)
+
+
+def ablate_units(net, X, y, layer=-1):
+    """Per-class accuracy of the net with each unit j of hidden layer ``layer`` zeroed in turn
+    (``h_j = 0``, i.e. its outgoing weights set to 0), and of the intact net.
+
+    Returns ``Ablation(accuracy (units, K), intact (K,))``. A row is predicted as its largest
+    output (ties: the lowest class), or as class 1 when a single sigmoid output exceeds 0.5.
+    """
+    l = _hidden_layer(net, layer)
+    X = _checks.net_inputs(net, X)
+    y = _labels(net, y, X.shape[0])
+    K = _n_classes(net)
+    intact = _per_class_accuracy(forward(net, X), y, K)
+    ablated = net.copy()
+    outgoing = ablated.weights[l + 1]  # a view into ablated.params
+    accuracy = np.empty((net.sizes[l + 1], K))
+    for j in range(outgoing.shape[0]):
+        outgoing[j] = 0
+        accuracy[j] = _per_class_accuracy(forward(ablated, X), y, K)
+        outgoing[j] = net.weights[l + 1][j]
+    return Ablation(accuracy, intact)
+
+
+def class_mean_targets(net, X, y):
+    """Soft targets learned from a teacher ``net`` (softmax output), shape (K, K):
+    ``P[c] = mean of o(x_n) over the rows n of class c`` (the teacher's mean output distribution;
+    as in Online Label Smoothing, Zhang et al. 2021). Each row sums to 1 (to rounding), so
+    ``P[y]`` is a per-row target matrix for `gl.train`.
+    """
+    _checks.net(net)
+    if net.output != "softmax":
+        raise ValueError(f"net: class_mean_targets needs a teacher with softmax outputs (a distribution per row); "
+                         f"got output={net.output!r}")
+    O = forward(net, X)
+    y = _labels(net, y, O.shape[0])
+    return _class_means(O.astype(np.float64), y, _n_classes(net))
+
+
+def hidden_target_loss(net, X, y, P, layer=-1):
+    """Per-row distance of hidden layer ``layer`` from its class pattern, shape (n,):
+    ``1/2 ||h(x_n) - P[y_n]||^2`` with ``P`` (K, units), e.g. from `class_patterns`.
+
+    The hidden-target training term is ``hidden_weight`` times this (its gradient with respect
+    to ``h`` is ``h(x_n) - P[y_n]``, times the activation slope with respect to the pre-activation).
+    """
+    H = hidden_activations(net, X, layer)
+    y = _labels(net, y, H.shape[0])
+    K = _n_classes(net)
+    P = _checks.float_array("P", P, ndim=2)
+    if P.shape != (K, H.shape[1]):
+        raise ValueError(f"P must have shape ({K}, {H.shape[1]}) (classes x units of hidden layer {layer}); "
+                         f"got {P.shape}")
+    return 0.5 * ((H - P[y]) ** 2).sum(axis=1)
