@@ -11,6 +11,16 @@ from .training import History, train
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    """``gl.MLPClassifier`` (public, left out of ``__all__``) is imported on first use, as it
+    needs scikit-learn, an optional dependency."""
+    if name == "MLPClassifier":
+        from .estimator import MLPClassifier
+        return MLPClassifier
+    raise AttributeError(f"module 'gradlab' has no attribute {name!r}")
+
+
 __all__ = [
     "Grid", "History", "MLP", "SweepResult", "datasets", "deltas", "error_term", "forward", "grad", "logit_losses", "logits", "loss",
     "one_hot", "per_sample_grads", "sample_losses", "smooth_labels", "sweep", "train",

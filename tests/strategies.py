@@ -1,31 +1,25 @@
-"""Hypothesis strategies shared by the gradient and claim tests.
+"""The test suite's view of `gradlab.strategies`: the public strategies, plus the pieces only
+these tests need (``NetSpec``, which keeps a net's float64 parameters for the naive
+reference, and the ReLU-kink filter, which uses that reference).
 
-``NetSpec`` carries a net's shape, activations, loss and float64 parameters (drawn uniform
-in +-PARAM_BOUND from a hypothesis-drawn seed); ``problems()`` adds inputs and targets that
-fit the output kind and loss.
+``problems()`` here yields ``(NetSpec, X, T)``; everything is drawn by gradlab.strategies.
 """
 from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 import gradlab as gl
+import gradlab.strategies as gs
+from gradlab.nets import HIDDEN_ACTIVATIONS
+from gradlab.strategies import LOGIT_BOUND, losses_for  # noqa: F401 (used by the tests)
 
 import naive
 from tolerances import RELU_KINK_MARGIN
 
-HIDDEN = ("identity", "tanh", "relu", "sigmoid")
+HIDDEN = HIDDEN_ACTIVATIONS
 OUTPUTS = ("softmax", "sigmoid", "identity")
-PARAM_BOUND = 1.5
-INPUT_BOUND = 3.0
-LOGIT_BOUND = 30.0  # sigmoid(30) = 1 - 9e-14: o (1 - o) stays representable and > 0
-
-
-def losses_for(output):
-    """Losses that make sense for an output kind: CE needs probabilities."""
-    return ("mse",) if output == "identity" else ("ce", "mse")
 
 
 @dataclass(frozen=True)
@@ -53,83 +47,37 @@ def floats(lo, hi):
     return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
 
-def output_and_loss(output=None, loss=None):
-    """(output, loss) pairs; a fixed output or loss narrows the choice."""
-    outs = [o for o in OUTPUTS if output in (None, o)]
-    pairs = [(o, l) for o in outs for l in losses_for(o) if loss in (None, l)]
-    assert pairs, (output, loss)
-    return st.sampled_from(pairs)
+def _spec(net, loss):
+    return NetSpec(tuple(net.sizes), net.hidden, net.output, loss, net.params)
 
 
-@st.composite
-def net_specs(draw, hidden=None, output=None, loss=None, max_hidden_layers=3, max_width=8):
-    """Nets [d, h_1..h_m, K]: d in 1..6, 0..3 hidden layers of width 1..8, K in 1..5
-    (2..5 for softmax), parameters uniform in +-PARAM_BOUND."""
-    out, loss_ = draw(output_and_loss(output, loss))
-    hid = draw(st.sampled_from(HIDDEN)) if hidden is None else hidden
-    d = draw(st.integers(1, 6))
-    widths = draw(st.lists(st.integers(1, max_width), min_size=0, max_size=max_hidden_layers))
-    K = draw(st.integers(2 if out == "softmax" else 1, 5))
-    sizes = (d, *widths, K)
-    seed = draw(st.integers(0, 2**32 - 1))
-    params = np.random.default_rng(seed).uniform(-PARAM_BOUND, PARAM_BOUND, naive.n_params(sizes))
-    return NetSpec(sizes, hid, out, loss_, params)
+def problems(hidden=None, output=None, loss=None, max_rows=4, max_hidden_layers=3, max_width=8):
+    """(NetSpec, X (n, d), T (n, K)) with 1..max_rows rows (gradlab.strategies.problems)."""
+    return gs.problems(output=output, loss=loss, max_rows=max_rows, hidden=hidden,
+                       max_hidden_layers=max_hidden_layers, max_width=max_width).map(
+        lambda p: (_spec(p.net, p.loss), p.X, p.T))
 
 
-def inputs(n, d):
-    return arrays(np.float64, (n, d), elements=floats(-INPUT_BOUND, INPUT_BOUND))
-
-
-def simplex_rows(draw, n, K):
-    """n rows of K non-negative numbers summing to 1 (one-hot rows are among them)."""
-    w = draw(arrays(np.float64, (n, K), elements=floats(0.0, 1.0)))
-    T = np.empty_like(w)
-    for r in range(n):
-        row = w[r]
-        if row.sum() == 0.0:
-            row = np.zeros(K)
-            row[draw(st.integers(0, K - 1))] = 1.0
-        row = row / row.sum()
-        # put the rounding residue on the largest entry (>= 1/K, so it stays in [0, 1])
-        big = int(np.argmax(row))
-        row[big] = 0.0
-        row[big] = 1.0 - row.sum()
-        T[r] = row
-    return T
+def net_specs(hidden=None, output=None, loss=None, **net_kw):
+    """NetSpecs of drawn nets (a problem's net and loss)."""
+    return problems(hidden, output, loss, max_rows=1, **net_kw).map(lambda p: p[0])
 
 
 def targets_for(draw, n, K, output, loss):
-    """Soft targets that fit the output and loss: simplex rows for softmax, [0, 1] for
-    sigmoid, any bounded numbers for identity (MSE)."""
-    if output == "softmax":
-        return simplex_rows(draw, n, K)
-    if output == "sigmoid":
-        return draw(arrays(np.float64, (n, K), elements=floats(0.0, 1.0)))
-    return draw(arrays(np.float64, (n, K), elements=floats(-INPUT_BOUND, INPUT_BOUND)))
+    """n rows of targets that fit (output, loss), drawn with ``draw``."""
+    return draw(gs.targets(K, rows=n, output=output, loss=loss))
 
 
-@st.composite
-def targets(draw, n, K, output, loss="ce"):
-    return targets_for(draw, n, K, output, loss)
-
-
-@st.composite
-def problems(draw, hidden=None, output=None, loss=None, max_rows=4, **net_kw):
-    """(NetSpec, X (n, d), T (n, K)) with 1..max_rows rows."""
-    spec = draw(net_specs(hidden=hidden, output=output, loss=loss, **net_kw))
-    n = draw(st.integers(1, max_rows))
-    X = draw(inputs(n, spec.sizes[0]))
-    T = targets_for(draw, n, spec.K, spec.output, spec.loss)
-    return spec, X, T
+def simplex_rows(draw, n, K):
+    """n rows of K non-negative numbers summing to 1 (one-hot rows among them)."""
+    return draw(gs.targets(K, rows=n, output="softmax"))
 
 
 @st.composite
 def logits_and_targets(draw, output, loss, max_rows=4, min_K=None, max_K=5):
     """(z (n, K), T (n, K)) with |z| <= LOGIT_BOUND and targets that fit (output, loss)."""
-    K = draw(st.integers(min_K or (2 if output == "softmax" else 1), max_K))
-    n = draw(st.integers(1, max_rows))
-    z = draw(arrays(np.float64, (n, K), elements=floats(-LOGIT_BOUND, LOGIT_BOUND)))
-    return z, targets_for(draw, n, K, output, loss)
+    z = draw(gs.logits(min_K=min_K or (2 if output == "softmax" else 1), max_K=max_K, max_rows=max_rows))
+    return z, targets_for(draw, z.shape[0], z.shape[1], output, loss)
 
 
 def _hidden_pre_many(sizes, Theta, X):

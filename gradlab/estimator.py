@@ -1,0 +1,217 @@
+"""``MLPClassifier``: gradlab's net and training loop behind scikit-learn's estimator API.
+
+scikit-learn is an optional dependency (``pip install 'gradlab[sklearn]'``); this module is
+imported on first use of ``gradlab.MLPClassifier``, so ``import gradlab`` never needs it.
+"""
+import numpy as np
+
+from . import _checks
+from .grads import forward, logits
+from .nets import HIDDEN_ACTIVATIONS, MLP
+from .training import train
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+except ImportError as err:  # pragma: no cover - exercised only without scikit-learn
+    raise ImportError("gradlab.MLPClassifier needs scikit-learn >= 1.6: "
+                      "pip install 'gradlab[sklearn]'") from err
+
+__all__ = ["MLPClassifier"]
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """A multi-layer perceptron classifier trained by `gradlab.train` (plain SGD in numba).
+
+    The net is ``gl.MLP([n_features_in_, *hidden, K], hidden=activation, output=...)``:
+
+    - more than two classes: ``K = n_classes`` softmax outputs;
+    - two classes: ONE sigmoid output ``o = P(classes_[1] | x)`` (as scikit-learn's own
+      MLP), trained with per-node binary CE (or MSE). ``label_smoothing=a`` then turns the
+      targets 1 / 0 into ``1 - a/2`` / ``a/2`` (the K = 2 case of ``(1 - a) t + a / K``),
+      the same targets a 2-unit softmax would get; ``decision_function`` is the logit ``z``
+      and ``predict`` is ``z > 0``.
+
+    Training minimises ``1/B sum_n [L(x_n, t'_n) - beta H(o_n)] + l2/2 ||W||^2 + l1 |W|_1``
+    by SGD (``v = momentum v + g``, ``w -= lr v + lr weight_decay w``) over ``epochs`` passes
+    with batches of ``batch_size`` rows (None: the full batch); see `gradlab.train`.
+    ``random_state`` (int) seeds both the initialisation (``gl.MLP(..., seed)``) and the
+    shuffling (``gl.train(..., seed)``), so one seed gives a bit-identical model; None draws
+    a seed from NumPy's global generator, as scikit-learn does.
+
+    Attributes after ``fit``: ``classes_`` (sorted labels, any type), ``n_features_in_``,
+    ``net_`` (the trained `gradlab.MLP`), ``history_`` (the `gradlab.History` of the last
+    ``fit`` / ``partial_fit`` call, one record per epoch), ``coefs_`` / ``intercepts_``
+    (``W_l`` of shape (fan_in, fan_out) and ``b_l``, views into ``net_.params``, as in
+    scikit-learn's MLP), ``n_iter_`` (epochs run in total).
+    """
+
+    def __init__(self, hidden=(7,), activation="tanh", loss="ce", label_smoothing=0.0, l1=0.0, l2=0.0,
+                 weight_decay=0.0, confidence_penalty=0.0, lr=0.01, momentum=0.0, batch_size=1,
+                 epochs=200, random_state=None, dtype="float64"):
+        self.hidden = hidden
+        self.activation = activation
+        self.loss = loss
+        self.label_smoothing = label_smoothing
+        self.l1 = l1
+        self.l2 = l2
+        self.weight_decay = weight_decay
+        self.confidence_penalty = confidence_penalty
+        self.lr = lr
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.random_state = random_state
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X, y):
+        """Train a fresh net for ``epochs`` epochs on (X, y); returns self."""
+        X, y = validate_data(self, X, y, reset=True, dtype=(np.float64, np.float32))
+        classes, y_index = self._classes(y)
+        epochs, seed = self._epochs(), self._seed()
+        self.classes_ = classes
+        net = MLP(self._sizes(X.shape[1]), hidden=self.activation, output=self._output(),
+                  seed=seed, dtype=self._dtype())
+        self._run(net, X, y_index, epochs, seed)
+        self._seed_, self.n_iter_ = seed, epochs
+        return self
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch of training on (X, y), continuing from the current net.
+
+        The first call needs ``classes`` (every label that will ever occur) and starts a
+        fresh net as ``fit`` does; later calls may omit it. Momentum restarts at every call.
+        Each call shuffles with a seed derived from (``random_state``, ``n_iter_``), so the
+        same sequence of calls gives the same model.
+        """
+        first = not hasattr(self, "classes_")
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32))
+        check_classification_targets(y)
+        if first:
+            all_classes, _ = self._classes(classes)
+        else:
+            all_classes = self.classes_
+            if classes is not None and not np.array_equal(np.unique(classes), all_classes):
+                raise ValueError(f"classes={classes!r} differs from the classes of the first call, "
+                                 f"{all_classes!r}")
+        unknown = ~np.isin(y, all_classes)
+        if unknown.any():
+            raise ValueError(f"y holds labels that are not in classes: {np.unique(y[unknown])!r}")
+        if first:
+            seed = self._seed()
+            self.classes_ = all_classes
+            self._set_net(MLP(self._sizes(X.shape[1]), hidden=self.activation, output=self._output(),
+                              seed=seed, dtype=self._dtype()))
+            self._seed_, self.n_iter_ = seed, 0
+        call_seed = int(np.random.SeedSequence([self._seed_, self.n_iter_]).generate_state(1)[0])
+        self._run(self.net_, X, np.searchsorted(self.classes_, y), 1, call_seed)
+        self.n_iter_ += 1
+        return self
+
+    def _classes(self, y):
+        """(sorted distinct labels, index of each label among them); two classes at least."""
+        check_classification_targets(y)
+        classes, index = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(f"y has only one class ({classes[0]!r}); a classifier needs at least 2 classes")
+        return classes, index
+
+    def _run(self, net, X, y_index, epochs, seed):
+        n, batch = X.shape[0], self.batch_size
+        batch = n if batch is None else min(_checks.integer("batch_size", batch, low=1), n)
+        self.history_ = train(
+            net, X.astype(net.dtype, copy=False), y_index, loss=self.loss,
+            smoothing=_checks.fraction("label_smoothing", self.label_smoothing),
+            l2=self.l2, l1=self.l1, weight_decay=self.weight_decay,
+            confidence_penalty=self.confidence_penalty, lr=self.lr, momentum=self.momentum,
+            batch_size=batch, epochs=epochs, seed=seed, record_every=-(-n // batch), progress=False)
+        self._set_net(self.history_.net)
+
+    def _set_net(self, net):
+        self.net_ = net
+        self.coefs_ = net.weights
+        self.intercepts_ = net.biases
+
+    # ------------------------------------------------------------------ prediction
+
+    def decision_function(self, X):
+        """Logits: (n, K) for K > 2 classes; (n,) the logit of ``classes_[1]`` for two."""
+        X = self._inputs(X)
+        z = logits(self.net_, X)
+        return z[:, 0] if self.classes_.size == 2 else z
+
+    def predict_proba(self, X):
+        """(n, n_classes) class probabilities, columns in the order of ``classes_``."""
+        X = self._inputs(X)
+        o = forward(self.net_, X)
+        return np.hstack([1.0 - o, o]) if self.classes_.size == 2 else o
+
+    def predict(self, X):
+        """The class of the largest logit (two classes: ``classes_[1]`` where ``z > 0``)."""
+        z = self.decision_function(X)
+        return self.classes_[(z > 0).astype(np.intp) if z.ndim == 1 else z.argmax(axis=1)]
+
+    def _inputs(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return X.astype(self.net_.dtype, copy=False)
+
+    # ------------------------------------------------------------------ parameters
+
+    def _sizes(self, n_features):
+        hidden = self.hidden
+        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+            hidden = (hidden,)
+        try:
+            hidden = [_checks.integer("hidden", h, low=1) for h in hidden]
+        except TypeError as err:
+            raise TypeError(f"hidden must be a sequence of positive layer widths; got {self.hidden!r}") from err
+        K = self.classes_.size
+        return [n_features, *hidden, 1 if K == 2 else K]
+
+    def _output(self):
+        _checks.choice("activation", self.activation, HIDDEN_ACTIVATIONS)
+        return "sigmoid" if self.classes_.size == 2 else "softmax"
+
+    def _dtype(self):
+        return _checks.float_dtype("dtype", self.dtype)
+
+    def _epochs(self):
+        return _checks.integer("epochs", self.epochs, low=1)
+
+    def _seed(self):
+        rs = self.random_state
+        if isinstance(rs, bool):
+            raise TypeError(f"random_state must be an int, a numpy RandomState or None; got {rs!r}")
+        if isinstance(rs, (int, np.integer)):
+            if rs < 0:
+                raise ValueError(f"random_state must be a non-negative integer or None; got {rs}")
+            return int(rs)
+        try:
+            return int(check_random_state(rs).randint(0, 2**31 - 1))
+        except ValueError as err:
+            raise ValueError(f"random_state must be an int, a numpy RandomState or None; got {rs!r}") from err
+
+    # ------------------------------------------------------------------ scikit-learn protocol
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
+    def __setstate__(self, state):
+        # net_.weights / biases are views of net_.params; pickle stores them as separate
+        # arrays, so rebuild the net to make the views (and coefs_) share memory again
+        super().__setstate__(state)
+        if "net_" in state:
+            old = state["net_"]
+            net = MLP.from_params(old.sizes, old.params, old.hidden, old.output)
+            if "history_" in state:
+                self.history_.net = net
+            self._set_net(net)
