@@ -243,7 +243,8 @@ def diagonal_vs_exact(z, T):
     diag = error_term(z, T, "mse", "softmax", variant="diagonal")
     norm = np.abs(exact).sum(axis=1)
     rel = np.abs(diag - exact).sum(axis=1) / np.where(norm > 0, norm, np.nan)
-    cos = (diag * exact).sum(axis=1) / (np.linalg.norm(diag, axis=1) * np.linalg.norm(exact, axis=1))
+    norms = np.linalg.norm(diag, axis=1) * np.linalg.norm(exact, axis=1)
+    cos = (diag * exact).sum(axis=1) / np.where(norms > 0, norms, np.nan)
     return {"rel_l1": rel, "cosine": cos, "sign_differences": (np.sign(diag) != np.sign(exact)).sum(axis=1)}
 
 
@@ -353,3 +354,22 @@ def training_modifies_inputs(epochs=3, a=0.2, seed=0):
     train(net, Xtr, ytr, loss="ce", smoothing=a, epochs=epochs, seed=seed, X_test=Xte, y_test=yte)
     train(net, Xtr, Ttr, loss="ce", smoothing=a, epochs=epochs, seed=seed)
     return sum(not np.array_equal(before[k], arrays[k]) for k in arrays)
+
+
+def sign_mismatch_search(rng, target, tries=20000, scale=3.0):
+    """Softmax-MSE with the fixed target row ``target``: draw ``tries`` logit rows (normal, sd
+    ``scale``) and return (share of rows with some sign(delta_k) != sign(o_k - t_k), the logits of
+    the first such row or None)."""
+    target = np.asarray(target, dtype=float)
+    z = rng.normal(0.0, scale, (tries, target.size))
+    bad = np.flatnonzero(sign_mismatch(z, np.tile(target, (tries, 1))).any(axis=1))
+    return bad.size / tries, (z[bad[0]] if bad.size else None)
+
+
+def mismatch_share_on_simplex(rng, target, n=100000):
+    """Share of the output simplex (uniform, Dirichlet(1, ..., 1)) where exact softmax-MSE with
+    target row ``target`` has some sign(delta_k) != sign(o_k - t_k)."""
+    target = np.asarray(target, dtype=float)
+    o = rng.dirichlet(np.ones(target.size), n)
+    o = o[(o > 0).all(axis=1)]  # log(0) has no logit
+    return float(sign_mismatch(np.log(o), np.tile(target, (o.shape[0], 1))).any(axis=1).mean())

@@ -148,3 +148,79 @@ def test_cli_bad_only_is_one_line_error(tmp_path):
                            str(tmp_path)], capture_output=True, text=True)
     assert done.returncode != 0
     assert done.stderr.strip().count("\n") == 0 and "C99" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- the C1-C5 scripts, quick mode
+
+MY_CLAIMS = ["C1", "C2", "C3", "C4", "C5"]
+EXPECTED = {  # figure -> (panels (rows, cols), data file -> required columns)
+    "c01_error_term_gap": ((1, 1), {"c01_error_term_gap.csv": {"K", "max_abs_gap", "gap_in_eps"}}),
+    "c02_sign_map": ((1, 3), {"c02_sign_map__hard.csv": {"o1", "o2", "o3", "mismatch_class2", "diag_rel_l1"},
+                              "c02_sign_map__smoothed.csv": {"o1", "o2", "o3", "mismatch_class1"},
+                              "c02_sign_map__marks.csv": {"panel", "label", "o1", "o2", "o3"}}),
+    "c05_worked_example": ((1, 1), {"c05_worked_example.csv": {"target", "output", "gradlab delta", "published"}}),
+    "c05_error_terms": ((2, 2), {"c05_error_terms__curves.csv": {"panel", "target", "a", "o", "delta"},
+                                 "c05_error_terms__flips.csv": {"loss", "output", "K", "target", "flip_at"}}),
+}
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    _, failures = runner.run_report(out, quick=True, only=MY_CLAIMS)
+    assert not failures
+    return out, json.loads((out / "report.json").read_text())
+
+
+def test_quick_scripts_write_figures_with_data_and_settings(quick_report):
+    out, data = quick_report
+    for name, ((rows, cols), csvs) in EXPECTED.items():
+        assert png_size(out / f"{name}.png") == style.pixel_size(rows, cols), name
+        for fname, columns in csvs.items():
+            frame = pd.read_csv(out / fname)
+            assert len(frame) > 0 and columns <= set(frame.columns), (fname, frame.columns)
+        meta = json.loads((out / f"{name}.json").read_text())
+        assert meta["quick"] is True and meta["settings"]
+    listed = {f for c in MY_CLAIMS for f in data["claims"][c]["figures"]}
+    assert listed == {f"{name}.png" for name in EXPECTED}
+
+
+def test_quick_verdicts_follow_from_their_own_numbers(quick_report):
+    _, data = quick_report
+    for c in MY_CLAIMS:
+        entry = data["claims"][c]
+        assert entry["verdict"] in rules.VERDICTS
+        assert rules.reapply(entry["rule"], entry["numbers"]) == (entry["verdict"], entry["reason"]), c
+
+
+def test_quick_numbers_are_the_measured_ones(quick_report):
+    _, data = quick_report
+    num = {c: {n["name"]: n["value"] for n in data["claims"][c]["numbers"]} for c in MY_CLAIMS}
+    assert [num["C5"][k] for k in ("update_t1_o0.75", "update_t1_o0.97", "update_t0.8_o0.75", "update_t0.8_o0.97")] \
+        == pytest.approx([0.0025, 0.0003, 0.0005, -0.0017], abs=1e-15)
+    assert num["C3"]["a_of_post_target"] == pytest.approx(0.3, abs=1e-12)
+    assert num["C2"]["documented_example_mismatches"] == 1  # o_2 - t_2 > 0 but delta_2 < 0 (CLAIMS.md)
+    assert 0 < num["C2"]["softmax_sign_mismatch_share"] < 1
+    # the worked example lies in CLAIMS.md; the sign rule fails for exact softmax-MSE
+    assert data["claims"]["C2"]["verdict"] == "holds in part" and data["claims"]["C5"]["verdict"] == "holds"
+
+
+def test_quick_report_markdown_has_every_claim(quick_report):
+    out, data = quick_report
+    text = (out / "REPORT.md").read_text()
+    for c in CLAIM_IDS:
+        assert f"## {c}: " in text
+    for c in MY_CLAIMS:
+        section = text.split(f"## {c}: ")[1].split("\n## ")[0]
+        assert f"**Verdict: {data['claims'][c]['verdict']}.**" in section
+        assert all(f"]({f})" in section for f in data["claims"][c]["figures"])
+
+
+def test_cli_report_only_c5_through_a_subprocess(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "gradlab", "report", "--quick", "--only", "C5", "--out",
+                           str(tmp_path), "--no-progress"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert list(data["claims"]) == ["C5"] and data["quick"] is True
+    assert (tmp_path / "c05_error_terms.png").stat().st_size > 10_000
+    assert "## C6: " in (tmp_path / "REPORT.md").read_text()

@@ -89,7 +89,7 @@ def render(report):
         e = claims[c]
         mode = "quick mode" if e.get("quick") else "full settings"
         lines += [f"**Claim.** {e['statement']}", "",
-                  f"**Verdict: {e['verdict']}.** {e['reason']}", "",
+                  f"**Verdict: {e['verdict']}.** {e['reason'][:1].upper()}{e['reason'][1:]}", "",
                   f"<sub>rule `{e['rule']}`; {mode}; script `{e.get('script')}`</sub>", ""]
         for fig in e.get("figures", []):
             lines += [f"![{c}: {fig}]({fig})", ""]

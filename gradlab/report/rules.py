@@ -100,11 +100,14 @@ def rule_c2(max_linearity_defect, max_abs_delta_at_target, max_rel_err_vs_fd, el
 # ---- C3 ----
 
 
-def rule_c3(max_abs_err_smoothed_targets, max_abs_err_binary_0p9):
-    """Holds when smooth_labels gives (1 - a) t + a / K to rounding and K = 2, a = 0.2 gives 0.9 / 0.1."""
+def rule_c3(max_abs_err_smoothed_targets, max_abs_err_binary_0p9, a_of_post_target=None):
+    """Holds when smooth_labels gives (1 - a) t + a / K to rounding and K = 2, a = 0.2 gives 0.9 / 0.1.
+    ``a_of_post_target`` (the a behind the post's (0.1, 0.8, 0.1)) is stated, not judged."""
     worst = max(max_abs_err_smoothed_targets, max_abs_err_binary_0p9)
     verdict, why = _exactness(worst, "the largest gap between smooth_labels and (1 - a) t + a / K, "
                                      "0.9 / 0.1 at K = 2, a = 0.2 included,")
+    if a_of_post_target is not None:
+        why += f"; the post's example target (0.1, 0.8, 0.1) is this smoothing with K = 3, a = {a_of_post_target:.4g}"
     return verdict, why
 
 
@@ -144,3 +147,95 @@ def rule_c5(max_abs_delta_minus_published, sign_mismatch_points, settings_withou
              f"slices without exactly one sign change, flips at most {_g(flip_off_target_max)} from t')")
     verdict = {2: "holds", 1: "holds in part", 0: "does not hold"}[numbers_ok + flip_ok]
     return verdict, f"{part1}; {part2}"
+
+
+# ---- E1 ----
+
+# Measures a learned target is compared on, each with the sign that makes a difference a gain
+# (higher test accuracy is better; lower NLL and ECE are better).
+E1_MEASURES = {"acc": 1.0, "nll": -1.0, "ece": -1.0}
+# A paired difference over seeds (same initialisation and batch order) within this many standard
+# errors of its mean is seed noise: about a 95% interval.
+E1_Z = 2.0
+# Differences this small do not matter whatever the standard error: 0.5 points of accuracy is under
+# 2 of the ~360 test rows; 0.02 nats of NLL and 0.01 of ECE are below the spread of either between
+# test sets of this size (ECE on ~360 rows in 15 bins moves by about 0.01-0.02 from sampling alone).
+E1_TOL = {"acc": 0.005, "nll": 0.02, "ece": 0.01}
+# Fewer seeds give no usable standard error for the paired differences.
+E1_MIN_SEEDS = 3
+# "Keeps the weights from growing": the final weight norm is below the hard-target students' beyond
+# noise, and over the second half of training it grew by at most this share of the hard-target
+# students' relative growth (or by at most E1_FLAT, which counts as a plateau).
+E1_GROWTH_SHARE = 0.5
+E1_FLAT = 0.01
+E1_TARGETS = {"cm": "class-mean teacher targets", "hp": "hidden-pattern targets"}
+E1_MEASURE_NAMES = {"acc": "accuracy", "nll": "NLL", "ece": "ECE"}
+
+
+def _e1_compare(gain, se, tol):
+    """'beats' / 'matches' / 'falls behind' for a paired gain (positive = the learned target is better)."""
+    margin = max(E1_Z * se, tol)
+    return "beats" if gain > margin else "falls behind" if gain < -margin else "matches"
+
+
+def _e1_judge(name, diffs, ses, norm_diff, norm_diff_se, growth, hard_growth):
+    """One learned target: per-measure status, whether it keeps the weights from growing, and a sentence."""
+    status = {m: _e1_compare(E1_MEASURES[m] * diffs[m], ses[m], E1_TOL[m]) for m in E1_MEASURES}
+    smaller = norm_diff < -max(E1_Z * norm_diff_se, 0.0)
+    slowed = growth <= max(E1_GROWTH_SHARE * hard_growth, E1_FLAT)
+    kept = smaller and slowed
+    scale = {"acc": 100.0, "nll": 1.0, "ece": 1.0}
+    unit = {"acc": " pt", "nll": "", "ece": ""}
+    parts = ", ".join(f"{E1_MEASURE_NAMES[m]} {scale[m] * diffs[m]:+.3g}{unit[m]} (± {scale[m] * E1_Z * ses[m]:.2g}, "
+                      f"{status[m]})" for m in E1_MEASURES)
+    weights = (f"final weight norm {norm_diff:+.3g} vs hard targets (± {E1_Z * norm_diff_se:.2g}), grown "
+               f"{100 * growth:.3g}% over the second half of training vs {100 * hard_growth:.3g}% with hard targets: "
+               f"{'kept from growing' if kept else 'not kept from growing'}")
+    return status, kept, f"{E1_TARGETS[name]} minus LS at its best a: {parts}; {weights}"
+
+
+def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_minus_ls_nll_se, cm_minus_ls_ece,
+            cm_minus_ls_ece_se, cm_minus_hard_weight_norm, cm_minus_hard_weight_norm_se, cm_late_growth,
+            hard_late_growth, hp_minus_ls_acc=None, hp_minus_ls_acc_se=None, hp_minus_ls_nll=None,
+            hp_minus_ls_nll_se=None, hp_minus_ls_ece=None, hp_minus_ls_ece_se=None, hp_minus_hard_weight_norm=None,
+            hp_minus_hard_weight_norm_se=None, hp_late_growth=None):
+    """Does a learned target match or beat LS at its best a (chosen on held-out rows, per measure) on
+    test accuracy, NLL and ECE, and keep the weights from growing like hard targets do?
+
+    Inputs are paired differences over seeds (learned minus LS; learned minus hard for the weight
+    norm) with their standard errors, and relative weight-norm growth over the second half of
+    training. Each learned target measured (class-mean "cm"; hidden-pattern "hp" when given) is
+    judged; the better one decides: holds when it matches or beats LS on all three measures and
+    keeps the weights from growing; does not hold when it matches LS on none; holds in part
+    otherwise; inconclusive with fewer than E1_MIN_SEEDS seeds or a non-finite number.
+    """
+    measured = {"cm": (cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_minus_ls_nll_se, cm_minus_ls_ece,
+                       cm_minus_ls_ece_se, cm_minus_hard_weight_norm, cm_minus_hard_weight_norm_se, cm_late_growth)}
+    hp = (hp_minus_ls_acc, hp_minus_ls_acc_se, hp_minus_ls_nll, hp_minus_ls_nll_se, hp_minus_ls_ece,
+          hp_minus_ls_ece_se, hp_minus_hard_weight_norm, hp_minus_hard_weight_norm_se, hp_late_growth)
+    if all(v is not None for v in hp):
+        measured["hp"] = hp
+    missing = "" if "hp" in measured else "; hidden-pattern targets were not measured (gl.train has no hidden_targets)"
+    measured = {name: tuple(float(v) for v in vals) for name, vals in measured.items()}  # report.json: "nan" strings
+    values = [v for vals in measured.values() for v in vals] + [float(hard_late_growth)]
+    if n_seeds < E1_MIN_SEEDS:
+        return "inconclusive", f"only {n_seeds} seed(s): at least {E1_MIN_SEEDS} are needed for a standard error{missing}"
+    if not all(abs(v) < float("inf") for v in values):  # False for nan and inf
+        return "inconclusive", f"a measurement is not finite (a diverged run?){missing}"
+    judged = {}
+    for name, (da, sa, dn, sn, de, se, dw, sw, growth) in measured.items():
+        judged[name] = _e1_judge(name, {"acc": da, "nll": dn, "ece": de}, {"acc": sa, "nll": sn, "ece": se},
+                                 dw, sw, growth, float(hard_late_growth))
+    score = {n: (sum(s != "falls behind" for s in st.values()), kept) for n, (st, kept, _) in judged.items()}
+    best = max(judged, key=lambda n: score[n])  # ties: class-mean targets, the first measured
+    good, kept = score[best]
+    matched = [E1_MEASURE_NAMES[m] for m, s in judged[best][0].items() if s != "falls behind"]
+    sentences = "; ".join(text for _, _, text in judged.values())
+    if good == len(E1_MEASURES) and kept:
+        verdict, lead = "holds", f"{E1_TARGETS[best]} match or beat LS on every measure and keep the weights from growing"
+    elif good == 0:
+        verdict, lead = "does not hold", "no learned target matches LS at its best a on any measure"
+    else:
+        verdict, lead = "holds in part", (f"{E1_TARGETS[best]} match or beat LS on {', '.join(matched) or 'no measure'} "
+                                          f"and {'keep' if kept else 'do not keep'} the weights from growing")
+    return verdict, f"{lead}. {sentences[0].upper()}{sentences[1:]}{missing}"

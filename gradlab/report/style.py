@@ -5,6 +5,7 @@ Figures are ``matplotlib.figure.Figure`` objects made without pyplot, so scripts
 and leave no global figure state behind.
 """
 import matplotlib
+import numpy as np
 from cycler import cycler
 from matplotlib.figure import Figure
 
@@ -55,3 +56,37 @@ def band(ax, x, mean, lo, hi, color, label=None, alpha=0.25):
     """Mean line with a shaded spread band from ``lo`` to ``hi``."""
     ax.fill_between(x, lo, hi, color=color, alpha=alpha, linewidth=0)
     return ax.plot(x, mean, color=color, label=label)[0]
+
+
+SQRT3_2 = np.sqrt(3) / 2  # height of the unit equilateral triangle
+
+
+def ternary_xy(P):
+    """Barycentric rows (p1, p2, p3) -> plane (x, y): p1 at (0, 0), p2 at (1, 0), p3 at the apex."""
+    P = np.asarray(P, dtype=float)
+    return P[..., 1] + P[..., 2] / 2, P[..., 2] * SQRT3_2
+
+
+def ternary_raster(width=300):
+    """Pixel centres of the triangle's bounding box as barycentric points: (P (h, w, 3), inside
+    (h, w) mask of points strictly inside the simplex, extent for ``imshow(origin="lower")``)."""
+    height = int(round(width * SQRT3_2))
+    x = (np.arange(width) + 0.5) / width
+    y = (np.arange(height) + 0.5) / height * SQRT3_2
+    X, Y = np.meshgrid(x, y)
+    p3 = Y / SQRT3_2
+    p2 = X - p3 / 2
+    P = np.stack([1 - p2 - p3, p2, p3], axis=-1)
+    return P, (P > 0).all(axis=-1), (0.0, 1.0, 0.0, float(SQRT3_2))
+
+
+def ternary_frame(ax, labels):
+    """Triangle outline with vertex ``labels`` (class 1, 2, 3); no ticks, equal aspect."""
+    ax.plot([0, 1, 0.5, 0], [0, 0, SQRT3_2, 0], color="black", lw=0.8)
+    for (x, y), label, ha, va in zip([(0, 0), (1, 0), (0.5, SQRT3_2)], labels,
+                                     ["right", "left", "center"], ["top", "top", "bottom"]):
+        ax.text(x, y, label, ha=ha, va=va, fontsize=8)
+    ax.set_aspect("equal")
+    ax.set_xlim(-0.12, 1.12)
+    ax.set_ylim(-0.1, SQRT3_2 + 0.08)
+    ax.axis("off")
