@@ -159,7 +159,7 @@ EXPECTED = {  # figure -> (panels (rows, cols), data file -> required columns)
                               "c02_sign_map__smoothed.csv": {"o1", "o2", "o3", "mismatch_class1"},
                               "c02_sign_map__marks.csv": {"panel", "label", "o1", "o2", "o3"}}),
     "c05_worked_example": ((1, 1), {"c05_worked_example.csv": {"target", "output", "gradlab delta", "published"}}),
-    "c05_error_terms": ((2, 2), {"c05_error_terms__curves.csv": {"panel", "target", "a", "o", "delta"},
+    "c05_error_terms": ((2, 2), {"c05_error_terms__curves.csv": {"loss", "output", "variant", "target", "a", "o", "delta"},
                                  "c05_error_terms__flips.csv": {"loss", "output", "K", "target", "flip_at"}}),
 }
 
