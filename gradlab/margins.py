@@ -12,8 +12,8 @@ from scipy.optimize import linprog, minimize
 
 from . import _checks
 
-__all__ = ["angle", "decade_growth", "decade_slopes", "log_slope", "max_margin_separator", "parameter_path",
-           "smoothed_logit_gap", "value_at"]
+__all__ = ["angle", "decade_growth", "decade_slopes", "linearly_separable", "log_slope", "max_margin_separator",
+           "parameter_path", "smoothed_logit_gap", "value_at"]
 
 SEPARATOR_FEASIBILITY = 1e-9
 """`max_margin_separator`: largest constraint violation ``1 - s_n v.x_n`` accepted in the result."""
@@ -62,6 +62,34 @@ def max_margin_separator(X, y, bias=True):
     if (A @ v).min() < 1 - SEPARATOR_FEASIBILITY:
         raise RuntimeError(f"max_margin_separator: no accurate solution (SLSQP: {res.message})")
     return v
+
+
+def linearly_separable(X, y, bias=True):
+    """Whether a linear classifier ``argmax_k (x W + b)_k`` labels every row correctly: the
+    linear program ``z_{y_n} - z_k >= 1`` for all rows n and classes k != y_n is feasible
+    (any strict separation scales to margin 1). ``bias=False``: ``b = 0``. Labels 0..K-1."""
+    X = _checks.float_array("X", X, ndim=2, dtype=np.float64)
+    y = _checks.labels("y", y)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X and y must have the same number of rows; got {X.shape[0]} and {y.shape[0]}")
+    bias = _checks.flag("bias", bias)
+    Xa = np.column_stack([X, np.ones(X.shape[0])]) if bias else X
+    n, p = Xa.shape
+    K = max(int(y.max()) + 1, 2)
+    rows = []
+    for k in range(K):
+        other = y != k
+        block = np.zeros((int(other.sum()), K * p))  # -(z_y - z_k) <= -1, variables W[:, k] stacked
+        for c in range(K):
+            sign = (y[other] == c).astype(float) - (c == k)
+            block[:, c * p:(c + 1) * p] = -sign[:, None] * Xa[other]
+        rows.append(block)
+    A_ub = np.vstack(rows)
+    res = linprog(np.zeros(K * p), A_ub=A_ub, b_ub=-np.ones(A_ub.shape[0]), bounds=[(None, None)] * (K * p),
+                  method="highs")
+    if res.status not in (0, 2):
+        raise RuntimeError(f"linearly_separable: the LP failed: {res.message}")
+    return res.status == 0
 
 
 def _polish(A, v):
@@ -141,12 +169,14 @@ def value_at(steps, values, at):
 
 
 def decade_growth(steps, values, ends):
-    """Relative change over the decade of steps ending at each of ``ends``:
-    ``v(e) / v(e / 10) - 1``, values interpolated in ln(step). A quantity growing like
-    ``c ln t`` gains ``c ln 10`` per decade, a relative change that shrinks only like
+    """Relative growth over the decade of steps ending at each of ``ends``:
+    ``ln 10 * slope / v(e / 10)``, ``slope`` the least-squares slope of ``v`` against ln(step)
+    over the decade's records (`decade_slopes`). For ``v = c ln t + b`` this is exactly
+    ``v(e) / v(e / 10) - 1``; the fit averages out record-to-record noise (SGD). A quantity
+    growing like ``c ln t`` gains ``c ln 10`` per decade, a relative change shrinking only like
     ``1 / ln t``; one converging to a limit changes by ever less."""
     ends = _positive_steps("ends", ends)
-    return value_at(steps, values, ends) / value_at(steps, values, ends / 10) - 1.0
+    return np.log(10) * decade_slopes(steps, values, ends) / value_at(steps, values, ends / 10)
 
 
 def log_slope(steps, values, start, stop):

@@ -1,13 +1,15 @@
-"""gradlab.margins: hard-margin separator (known cases, an optimality certificate, refusals),
-angles, the smoothed optimum's logit gap, growth against log(steps), parameter paths."""
+"""gradlab.margins and gradlab.curves: hard-margin separator (known cases, an optimality
+certificate, refusals), linear separability, angles, the smoothed optimum's logit gap, growth
+against log(steps), parameter paths, and curves of many runs (bands over seeds, growth tables)."""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import minimize, nnls
 
 import gradlab as gl
-from gradlab import margins
+from gradlab import curves, margins
 
 # ---------------------------------------------------------------- max_margin_separator
 
@@ -97,6 +99,19 @@ def test_separator_leaves_inputs_alone():
     assert np.array_equal(X, X0) and np.array_equal(y, y0)
 
 
+def test_linearly_separable_known_sets():
+    assert margins.linearly_separable(*gl.datasets.blobs(150, 3, 4, separable=True, seed=0))
+    assert margins.linearly_separable(*gl.datasets.blobs(150, 5, 2, separable=True, seed=1))  # polygon centres
+    assert not margins.linearly_separable(*gl.datasets.blobs(150, 3, 4, separable=False, seed=0))
+    assert not margins.linearly_separable(*gl.datasets.xor(100, seed=0))
+    X, y = gl.datasets.iris()
+    assert margins.linearly_separable(X[y < 2], y[y < 2])  # setosa | versicolor
+    assert not margins.linearly_separable(X[y > 0], y[y > 0] - 1)  # versicolor | virginica overlap
+    # agrees with the two-class separator: 1-D points 1 (class 1) and 2 (class 0)
+    X, y = np.array([[1.0], [2.0]]), np.array([1, 0])
+    assert margins.linearly_separable(X, y) and not margins.linearly_separable(X, y, bias=False)
+
+
 # ---------------------------------------------------------------- angle
 
 
@@ -173,7 +188,10 @@ def test_log_slope_and_decade_tools_on_exact_curves():
     expected = [(2.5 * np.log(e) + 1) / (2.5 * np.log(e / 10) + 1) - 1 for e in (1e4, 1e5)]
     np.testing.assert_allclose(growth, expected, rtol=1e-12)
     flat = np.full(steps.shape, 3.0)
-    np.testing.assert_array_equal(margins.decade_growth(steps, flat, [1e4, 1e5]), 0.0)
+    np.testing.assert_allclose(margins.decade_growth(steps, flat, [1e4, 1e5]), 0.0, atol=1e-12)
+    # record-to-record noise around a plateau: the fit averages it out (the endpoints would not)
+    noisy = 3.0 + 0.1 * np.random.default_rng(0).standard_normal(steps.shape)
+    assert np.abs(margins.decade_growth(steps, noisy, [1e5])).max() < 0.01
     assert margins.value_at(steps, log_curve, 1000) == pytest.approx(2.5 * np.log(1000) + 1, rel=1e-14)
 
 
@@ -226,3 +244,55 @@ def test_gd_on_separable_data_turns_towards_the_separator():
     angles = [margins.angle(p, w_hat) for p in path]
     assert np.all(np.diff(angles) < 0), angles
     assert 0.3 < slopes[-1] < 1.05 and slopes[-1] > slopes[0], slopes
+
+
+# ---------------------------------------------------------------- curves of many runs (gradlab.curves)
+
+
+def _history():
+    steps = np.arange(0, 10001, 50)
+    frames = [pd.DataFrame({"run": r, "step": steps, "norm": (r + 1) * np.log1p(steps), "flat": 2.0 + 0 * steps})
+              for r in range(4)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_log_steps():
+    s = curves.log_steps(100, 10 ** 6, per_decade=10)
+    assert s[0] == 100 and s[-1] == 10 ** 6 and np.all(np.diff(s) > 0)
+    assert 38 <= s.size <= 41
+    with pytest.raises(ValueError, match="0 < first < last"):
+        curves.log_steps(0, 10)
+
+
+def test_seed_bands_and_values_at():
+    h = _history()
+    at = [100, 1000, 10000]
+    bands = curves.seed_bands(h, "norm", at, {0: "a", 1: "a", 2: "b", 3: "b"})
+    a = bands[bands["group"] == "a"].set_index("step")
+    np.testing.assert_allclose(a["lo"], np.log1p(at), rtol=1e-12)
+    np.testing.assert_allclose(a["hi"], 2 * np.log1p(at), rtol=1e-12)
+    np.testing.assert_allclose(a["mean"], 1.5 * np.log1p(at), rtol=1e-12)
+    assert (bands["runs"] == 2).all()
+    v = curves.values_at(h, "flat", at)
+    assert len(v) == 12 and (v["value"] == 2.0).all()
+
+
+def test_decade_growth_table_matches_margins():
+    h = _history()
+    table = curves.decade_growth_table(h, ["norm", "flat"], [1000, 10000])
+    run1 = h[h["run"] == 1]
+    expected = margins.decade_growth(run1["step"], run1["norm"], [1000, 10000])
+    got = table[(table["run"] == 1) & (table["column"] == "norm")]["growth"].to_numpy()
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(table[table["column"] == "flat"]["growth"], 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda h: curves.values_at(h, "nope", [10]), ValueError, "no column"),
+    (lambda h: curves.values_at(h.to_dict(), "norm", [10]), TypeError, "DataFrame"),
+    (lambda h: curves.seed_bands(h, "norm", [10], {}), TypeError, "non-empty dict"),
+    (lambda h: curves.seed_bands(h, "norm", [10], {7: "x"}), ValueError, "none of its runs"),
+])
+def test_curves_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(_history())
