@@ -13,7 +13,7 @@ from scipy.optimize import linprog, minimize
 from . import _checks
 
 __all__ = ["angle", "decade_growth", "decade_slopes", "linearly_separable", "log_slope", "max_margin_separator",
-           "parameter_path", "smoothed_logit_gap", "value_at"]
+           "parameter_path", "sample_optimum_gap", "smoothed_logit_gap", "value_at"]
 
 SEPARATOR_FEASIBILITY = 1e-9
 """`max_margin_separator`: largest constraint violation ``1 - s_n v.x_n`` accepted in the result."""
@@ -134,6 +134,22 @@ def smoothed_logit_gap(a, n_classes, output="softmax"):
         return float(np.log1p(K * (1 - a) / a))
     on, off = 1 - a + a / K, a / K
     return float(np.log(on / (1 - on)) - np.log(off / (1 - off)))
+
+
+def sample_optimum_gap(a, n_classes, loss="ce", output="softmax"):
+    """`smoothed_logit_gap` found numerically, independently of its formula: one sample's loss
+    against ``t' = (1 - a) t + a / K`` (true class 0) minimised over its logits by BFGS from
+    zero logits; returns the true logit minus the mean of the others at the minimum."""
+    from .grads import error_term, logit_losses
+    from .targets import one_hot, smooth_labels
+
+    a = _checks.number("a", a, 0.0, 1.0, low_open=True)
+    K = _checks.integer("n_classes", n_classes, low=2)
+    t = smooth_labels(one_hot([0], K), a)
+    res = minimize(lambda z: logit_losses(z[None, :], t, loss=loss, output=output)[0], np.zeros(K),
+                   jac=lambda z: error_term(z[None, :], t, loss=loss, output=output)[0], method="BFGS",
+                   options=dict(gtol=1e-13, maxiter=10000))
+    return float(res.x[0] - res.x[1:].mean())
 
 
 # ---------------------------------------------------------------- quantities against log(steps)

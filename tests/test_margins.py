@@ -166,6 +166,16 @@ def test_sigmoid_gap_zeroes_the_error_term(a, K):
         assert gap == pytest.approx(2 * margins.smoothed_logit_gap(a, 2), rel=1e-13)
 
 
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_sample_optimum_gap_matches_the_formula(loss, output):
+    for a, K in [(0.05, 3), (0.2, 3), (0.1, 10)]:
+        numeric = margins.sample_optimum_gap(a, K, loss=loss, output=output)
+        assert numeric == pytest.approx(margins.smoothed_logit_gap(a, K, output), abs=1e-6)
+    with pytest.raises(ValueError, match="a must be > 0"):
+        margins.sample_optimum_gap(0.0, 3, loss=loss, output=output)
+
+
 def test_gap_of_hard_targets_is_infinite_and_bad_input_refused():
     assert margins.smoothed_logit_gap(0.0, 3) == math.inf
     with pytest.raises(ValueError, match="a must be"):
