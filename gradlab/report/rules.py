@@ -236,6 +236,7 @@ def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_mi
     elif good == 0:
         verdict, lead = "does not hold", "no learned target matches LS at its best a on any measure"
     else:
-        verdict, lead = "holds in part", (f"{E1_TARGETS[best]} match or beat LS on {', '.join(matched) or 'no measure'} "
+        listed = " and ".join([", ".join(matched[:-1]), matched[-1]] if len(matched) > 1 else matched) or "no measure"
+        verdict, lead = "holds in part", (f"{E1_TARGETS[best]} match or beat LS on {listed} "
                                           f"and {'keep' if kept else 'do not keep'} the weights from growing")
     return verdict, f"{lead}. {sentences[0].upper()}{sentences[1:]}{missing}"
