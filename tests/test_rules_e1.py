@@ -46,9 +46,9 @@ def test_each_verdict(changes, verdict, phrase):
 
 def test_noise_and_tolerance_margins():
     # a gain beyond the practical tolerance but within 2 standard errors is a match, not a win
-    assert "NLL -0.03 (± 0.08, matches)" in rule(cm_minus_ls_nll=-0.03, cm_minus_ls_nll_se=0.04)[1]
+    assert "NLL -0.03 ± 0.08 (matches)" in rule(cm_minus_ls_nll=-0.03, cm_minus_ls_nll_se=0.04)[1]
     # a loss beyond 2 standard errors but inside the tolerance (0.5 pt) is still a match
-    assert "accuracy -0.4 pt (± 0.2, matches)" in rule(cm_minus_ls_acc=-0.004, cm_minus_ls_acc_se=0.001)[1]
+    assert "accuracy -0.4 pt ± 0.2 (matches)" in rule(cm_minus_ls_acc=-0.004, cm_minus_ls_acc_se=0.001)[1]
     assert "falls behind" in rule(cm_minus_ls_acc=-0.006, cm_minus_ls_acc_se=0.001)[1]
     # a flat norm counts as kept even when the hard-target norm hardly grows either
     assert rule(hard_late_growth=0.0, cm_late_growth=0.005)[0] == "holds"

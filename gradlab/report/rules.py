@@ -186,12 +186,12 @@ def _e1_judge(name, diffs, ses, norm_diff, norm_diff_se, growth, hard_growth):
     kept = smaller and slowed
     scale = {"acc": 100.0, "nll": 1.0, "ece": 1.0}
     unit = {"acc": " pt", "nll": "", "ece": ""}
-    parts = ", ".join(f"{E1_MEASURE_NAMES[m]} {scale[m] * diffs[m]:+.3g}{unit[m]} (± {scale[m] * E1_Z * ses[m]:.2g}, "
-                      f"{status[m]})" for m in E1_MEASURES)
-    weights = (f"final weight norm {norm_diff:+.3g} vs hard targets (± {E1_Z * norm_diff_se:.2g}), grown "
+    parts = ", ".join(f"{E1_MEASURE_NAMES[m]} {scale[m] * diffs[m]:+.3g}{unit[m]} ± {scale[m] * E1_Z * ses[m]:.2g} "
+                      f"({status[m]})" for m in E1_MEASURES)
+    weights = (f"final weight norm {norm_diff:+.3g} ± {E1_Z * norm_diff_se:.2g} vs hard targets, grown "
                f"{100 * growth:.3g}% over the second half of training vs {100 * hard_growth:.3g}% with hard targets: "
                f"{'kept from growing' if kept else 'not kept from growing'}")
-    return status, kept, f"{E1_TARGETS[name]} minus LS at its best a: {parts}; {weights}"
+    return status, kept, f"{E1_TARGETS[name]} minus LS at its best a (± {E1_Z:g} s.e. over seeds): {parts}; {weights}"
 
 
 def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_minus_ls_nll_se, cm_minus_ls_ece,
@@ -239,4 +239,4 @@ def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_mi
         listed = " and ".join([", ".join(matched[:-1]), matched[-1]] if len(matched) > 1 else matched) or "no measure"
         verdict, lead = "holds in part", (f"{E1_TARGETS[best]} match or beat LS on {listed} "
                                           f"and {'keep' if kept else 'do not keep'} the weights from growing")
-    return verdict, f"{lead}. {sentences[0].upper()}{sentences[1:]}{missing}"
+    return verdict, f"{lead}. {sentences[0].upper()}{sentences[1:]}{missing}."
