@@ -240,3 +240,116 @@ def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_mi
         verdict, lead = "holds in part", (f"{E1_TARGETS[best]} match or beat LS on {listed} "
                                           f"and {'keep' if kept else 'do not keep'} the weights from growing")
     return verdict, f"{lead}. {sentences[0].upper()}{sentences[1:]}{missing}."
+
+
+# ---- C8 ----
+
+# A measure counts as agreeing when LS and its norm-matched penalty agree within the seed spread
+# in at least 3 of 4 matched pairs: one pair may miss (a lambda at the edge of the grid, or seed
+# noise: a difference of means exceeds the pooled SD by chance in about 1 pair in 7 with 10 seeds).
+C8_AGREE_SHARE = 0.75
+C8_MEASURES = {"agree_test_acc": "test accuracy", "agree_test_nll": "test NLL", "agree_test_ece": "ECE",
+               "agree_logit_gap": "logit gap", "agree_hidden_norm": "hidden-layer norm",
+               "agree_output_norm": "output-layer norm", "agree_predictions": "predictions"}
+
+
+def _listing(names):
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else (names[0] if names else "none")
+
+
+def rule_c8(matched_pairs, agree_test_acc, agree_test_nll, agree_test_ece, agree_logit_gap, agree_hidden_norm,
+            agree_output_norm, agree_predictions):
+    """Each ``agree_*`` is the share of matched (a, penalty) pairs in which LS and the penalty at
+    the strength matching LS's final weight norm agree within the seed spread on that measure.
+    Holds when every measure agrees (share >= C8_AGREE_SHARE), does not hold when none does,
+    holds in part otherwise (the reason names which); inconclusive without a matched pair."""
+    if matched_pairs == 0:
+        return "inconclusive", "no penalty strength on the grid reached LS's weight norm, so no pair could be compared"
+    shares = dict(zip(C8_MEASURES.values(), (agree_test_acc, agree_test_nll, agree_test_ece, agree_logit_gap,
+                                             agree_hidden_norm, agree_output_norm, agree_predictions)))
+    same = [m for m, v in shares.items() if v >= C8_AGREE_SHARE]
+    differ = [f"{m} ({_g(100 * v)}% of pairs agree)" for m, v in shares.items() if v < C8_AGREE_SHARE]
+    if not differ:
+        verdict = "holds"
+    elif not same:
+        verdict = "does not hold"
+    else:
+        verdict = "holds in part"
+    return verdict, (f"over {matched_pairs} (a, penalty) pairs matched by final weight norm, LS and the penalty agree "
+                     f"within the seed spread (in >= {_g(100 * C8_AGREE_SHARE)}% of pairs) on {_listing(same)}; "
+                     f"they differ on {_listing(differ)}")
+
+
+# ---- C9 ----
+
+# Two knobs are compared by their sensitivity (steepest change of seed-mean test NLL per decade of the
+# knob, in seed SDs; gradlab.compare.knob_sensitivity). One is called more sensitive when its number is at
+# least twice the other's: the steepest-of-several-differences statistic is itself noisy, about +-1 seed SD
+# per decade with 10 seeds and half-decade steps, so smaller ratios are not distinguishable.
+C9_RATIO = 2.0
+# The useful range of a knob: values whose seed-mean test accuracy is within 2 percentage points of the
+# knob's best (a loss one would notice and not accept; 7 of digits' 360 test rows, about half an Iris row).
+C9_USEFUL_ACC_DROP = 0.02
+
+
+def _c9_compare(sens_a, sens_lam):
+    if not (sens_a == sens_a and sens_lam == sens_lam):  # NaN: too few useful values
+        return "unknown"
+    if sens_a >= C9_RATIO * sens_lam:
+        return "more"
+    if sens_lam >= C9_RATIO * sens_a:
+        return "less"
+    return "alike"
+
+
+def rule_c9(sensitivity_a_iris, sensitivity_lambda_iris, sensitivity_a_digits, sensitivity_lambda_digits):
+    """C9 as measured: is LS's ``a`` harder to set than an L2 strength? Holds when ``a`` is the
+    more sensitive knob on both data sets (getting it wrong costs more, and nothing fixes it in
+    advance), holds in part when the two are alike on both (``a`` needs tuning on held-out data
+    exactly as lambda does), does not hold when ``a`` is the less sensitive on both; otherwise
+    (data sets disagree, or too few useful values) inconclusive."""
+    cmp = {"Iris": _c9_compare(sensitivity_a_iris, sensitivity_lambda_iris),
+           "digits": _c9_compare(sensitivity_a_digits, sensitivity_lambda_digits)}
+    numbers = (f"sensitivity (seed SDs of test NLL per decade): a {_g(sensitivity_a_iris)} vs L2 lambda "
+               f"{_g(sensitivity_lambda_iris)} on Iris, a {_g(sensitivity_a_digits)} vs lambda "
+               f"{_g(sensitivity_lambda_digits)} on digits")
+    kinds = set(cmp.values())
+    if kinds == {"more"}:
+        return "holds", f"a is the more sensitive knob on both data sets (by >= {C9_RATIO:g}x): {numbers}"
+    if kinds == {"alike"}:
+        return "holds in part", (f"a is about as sensitive as lambda on both data sets (within {C9_RATIO:g}x), so it "
+                                 f"needs tuning on held-out data like any regulariser, and no more: {numbers}")
+    if kinds == {"less"}:
+        return "does not hold", f"a is the less sensitive knob on both data sets (by >= {C9_RATIO:g}x): {numbers}"
+    return "inconclusive", f"the data sets disagree ({cmp['Iris']} on Iris, {cmp['digits']} on digits): {numbers}"
+
+
+# ---- C11 ----
+
+# LS is said to lower (or raise) ECE when the seed means of hard-target and LS ECE differ by more than
+# their pooled seed SD (the criterion C8 uses): a smaller difference is what a change of seed does.
+
+
+def _c11_effect(ece_hard, ece_ls, sd):
+    if ece_hard - ece_ls > sd:
+        return "lowers"
+    if ece_ls - ece_hard > sd:
+        return "raises"
+    return "leaves"
+
+
+def rule_c11(ece_hard_digits, ece_ls_digits, ece_seed_sd_digits, ece_ts_digits, ece_hard_iris, ece_ls_iris,
+             ece_seed_sd_iris, ece_ts_iris):
+    """C11 says LS does not help calibration. Per data set, LS (``a`` chosen on validation rows)
+    lowers test ECE when ``ece_hard - ece_ls`` exceeds the pooled seed SD. Does not hold when LS
+    lowers ECE on both data sets (the Müller et al. 2019 finding), holds when it lowers it on
+    neither, holds in part when on one."""
+    effects = {"digits": _c11_effect(ece_hard_digits, ece_ls_digits, ece_seed_sd_digits),
+               "Iris": _c11_effect(ece_hard_iris, ece_ls_iris, ece_seed_sd_iris)}
+    detail = "; ".join(
+        f"on {d} LS {effects[d]} ECE ({_g(h)} hard, {_g(l)} LS, seed SD {_g(sd)}; temperature scaling {_g(t)})"
+        for d, h, l, sd, t in (("digits", ece_hard_digits, ece_ls_digits, ece_seed_sd_digits, ece_ts_digits),
+                               ("Iris", ece_hard_iris, ece_ls_iris, ece_seed_sd_iris, ece_ts_iris)))
+    lowered = sum(e == "lowers" for e in effects.values())
+    verdict = {0: "holds", 1: "holds in part", 2: "does not hold"}[lowered]
+    return verdict, detail
