@@ -21,6 +21,7 @@ from .nets import MLP
 from .targets import SMOOTHING_VARIANTS, smooth_labels
 
 CHUNK_ROWS = 1 << 20  # rows processed per kernel call; between calls: progress and Ctrl-C
+RUNS_PER_BLOCK = 32  # runs advanced together by one thread in `train_block`
 
 
 @dataclass
@@ -268,37 +269,58 @@ def _progress_bar(total, show):
     return tqdm(total=total, unit="step", desc="gradlab.train")
 
 
-def train_block(plans):
-    """Train runs that share a shape (sizes, activations, loss, dtype, batch size, epochs).
+def train_block(plans, runs_per_block=None):
+    """Train runs that share a shape (sizes, activations, loss, dtype, batch size, epochs)
+    together: `_kernels.train_runs` advances blocks of ``runs_per_block`` runs (run index
+    innermost, so each step vectorises across runs), one block per thread. Each run's
+    results equal `train`'s for the same settings, bit for bit.
 
     Returns stacked arrays: ``params`` (R, P) final parameters, ``stats`` (R, records,
     N_STATS), ``layer_norms`` (R, records, layers), ``n_written`` (R,) records kept and
     ``diverged_at`` (R,) the step that diverged (0: none).
     """
-    out = {k: [] for k in ("params", "stats", "layer_norms", "n_written", "diverged_at")}
-    for plan in plans:
-        net = plan.net
-        n = plan.X.shape[0]
-        stats = np.full((plan.n_records, _kernels.N_STATS), np.nan)
-        layer_norms = np.full((plan.n_records, net.n_layers), np.nan)
-        traces = np.zeros((plan.n_records, 0, 0), net.dtype)
-        params = net.params.copy()
-        velocity = np.zeros_like(params)
-        state = np.zeros(2, np.int64)
-        rng = np.random.default_rng(plan.seed)
-        data = (plan.X, plan.T, plan.labels)
-        test = (plan.Xt, plan.Tt, plan.labels_t)
-        _kernels.record(params, *plan.model, *data, *test, plan.traced, 0, stats, layer_norms, traces)
-        state[0] = 1
-        per_call = chunk_epochs(n)
-        for e0 in range(0, plan.epochs, per_call):
-            ne = min(per_call, plan.epochs - e0)
-            order = epoch_orders(rng, n, plan.batch, ne).reshape(-1)
-            _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, *data,
-                                 order, plan.batch, ne, e0 * plan.steps_per_epoch, plan.record_every,
-                                 plan.total_steps, *test, plan.traced, stats, layer_norms, traces, state)
-            if state[1]:
-                break
-        for k, v in zip(out, (params, stats, layer_norms, state[0], state[1])):
-            out[k].append(v)
-    return {k: np.stack(v) for k, v in out.items()}
+    first = plans[0]
+    R, P, L = len(plans), first.net.n_params, first.net.n_layers
+    n, K = first.T.shape
+    dtype = first.net.dtype
+    RB = runs_per_block or (RUNS_PER_BLOCK if R >= RUNS_PER_BLOCK * 2 else max(1, -(-R // 2)))
+    NB = -(-R // RB)
+    pad = NB * RB - R
+
+    def blocked(rows, inner_runs=True):
+        """(R, ...) per-run arrays padded to NB * RB runs, as (NB, ..., RB) or (NB, RB, ...)."""
+        a = np.stack(rows)
+        a = np.concatenate([a, np.repeat(a[:1], pad, axis=0)]) if pad else a
+        a = a.reshape(NB, RB, *a.shape[1:])
+        return np.ascontiguousarray(np.moveaxis(a, 1, -1) if inner_runs else a)
+
+    W = blocked([p.net.params for p in plans])
+    velocity = np.zeros_like(W)
+    penalized = blocked([p.penalized for p in plans])
+    hyper = blocked([p.hyper for p in plans])
+    beta = blocked([np.float64(p.beta) for p in plans])
+    T = blocked([p.T for p in plans], inner_runs=False)
+    stats = np.full((NB, RB, first.n_records, _kernels.N_STATS), np.nan)
+    layer_norms = np.full((NB, RB, first.n_records, L), np.nan)
+    state = np.zeros((NB, RB, 2), np.int64)
+    state.reshape(-1, 2)[R:, 1] = -1  # unused slots never train
+    no_traced, no_traces = np.empty(0, np.int64), np.zeros((first.n_records, 0, 0), dtype)
+    test = (first.Xt, first.Tt, first.labels_t)
+    for k, plan in enumerate(plans):
+        b, r = divmod(k, RB)
+        _kernels.record(plan.net.params, *plan.model, plan.X, plan.T, plan.labels, *test, no_traced, 0,
+                        stats[b, r], layer_norms[b, r], no_traces)
+        state[b, r, 0] = 1
+    rngs = [np.random.default_rng(p.seed) for p in plans]
+    per_call = chunk_epochs(n, R)
+    for e0 in range(0, first.epochs, per_call):
+        ne = min(per_call, first.epochs - e0)
+        order = blocked([epoch_orders(rng, n, first.batch, ne).reshape(-1) for rng in rngs], inner_runs=False)
+        _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, order,
+                            first.batch, ne, e0 * first.steps_per_epoch, first.record_every, first.total_steps,
+                            *test, stats, layer_norms, state)
+        if (state.reshape(-1, 2)[:R, 1] != 0).all():
+            break
+    unblock = lambda a: a.reshape(NB * RB, *a.shape[2:])[:R]
+    return dict(params=unblock(np.moveaxis(W, -1, 1)), stats=unblock(stats), layer_norms=unblock(layer_norms),
+                n_written=unblock(state)[:, 0].copy(), diverged_at=unblock(state)[:, 1].copy())

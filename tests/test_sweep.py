@@ -1,0 +1,319 @@
+"""Sweeps: grids, the run-batched training loop (bit-identical to gl.train), the out folder
+(resume, refusal, extend, exact round trip) and bad grids."""
+import json
+import warnings
+
+import numba
+import numpy as np
+import pytest
+
+import gradlab as gl
+import gradlab.sweep
+import sys
+sweep_mod = sys.modules["gradlab.sweep"]  # the package name gl.sweep is the function
+from gradlab import training
+
+
+@pytest.fixture(scope="module")
+def iris_split():
+    return sweep_mod.sweep_data(gl.datasets.iris())
+
+
+def _train_alone(settings, data, record_every):
+    Xtr, ytr, Xte, yte = data
+    net_keys = ("sizes", "hidden", "output", "dtype")
+    net = gl.MLP(settings["sizes"], settings["hidden"], settings["output"], seed=settings["seed"],
+                 dtype=settings["dtype"])
+    args = {k: v for k, v in settings.items() if k not in net_keys}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return gl.train(net, Xtr, ytr, record_every=record_every, X_test=Xte, y_test=yte, **args)
+
+
+def _same_history(a, b):
+    fields = ("step", "weight_norm", "layer_norms", "train_loss", "train_acc", "test_loss", "test_acc",
+              "logit_gap", "past_target")
+    for f in fields:
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    np.testing.assert_array_equal(a.net.params, b.net.params)
+    assert a.net.params.dtype == b.net.params.dtype
+    assert a.diverged_at == b.diverged_at
+
+
+# --------------------------------------------------------------------------- grids
+
+def test_grid_product_and_union():
+    g = gl.Grid(smoothing=[0.0, 0.1], seed=range(3), sizes=[[4, 7, 3]])
+    assert len(g) == 6 and len(list(g)) == 6
+    runs = list(g)
+    assert [r["seed"] for r in runs] == [0, 1, 2, 0, 1, 2]  # the last key varies fastest
+    assert runs[0]["lr"] == 0.01 and runs[0]["hidden"] == "tanh" and runs[0]["epochs"] == 1000  # defaults
+    u = g + gl.Grid(l2=[1e-3, 1e-2], seed=[0], sizes=[[4, 7, 3]])
+    assert len(u) == 8  # a union: 6 + 2, not crossed
+    assert [r["l2"] for r in u][6:] == [1e-3, 1e-2]
+    assert all(r["l2"] == 0.0 for r in list(u)[:6])
+    assert gl.Grid.from_json(u.to_json()) == u
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(smoothng=[0.1]), ValueError, "unknown key 'smoothng'"),
+    (dict(l2=[]), ValueError, "'l2': the list of values is empty"),
+    (dict(l2=0.1), TypeError, "'l2': give a list"),
+    (dict(l2=[-1e-3]), ValueError, "'l2'"),
+    (dict(l1=[float("nan")]), ValueError, "'l1'"),
+    (dict(smoothing=[1.5]), ValueError, "'smoothing'"),
+    (dict(lr=[0.0]), ValueError, "'lr'"),
+    (dict(momentum=[1.0]), ValueError, "'momentum'"),
+    (dict(epochs=[2.5]), TypeError, "'epochs'"),
+    (dict(seed=[-1]), ValueError, "'seed'"),
+    (dict(seed=["a"]), TypeError, "'seed'"),
+    (dict(sizes=[4, 7, 3]), TypeError, "'sizes'"),
+    (dict(hidden=["tanhh"]), ValueError, "'hidden'"),
+    (dict(dtype=["int8"]), TypeError, "'dtype'"),
+    (dict(penalize_bias=[1]), TypeError, "'penalize_bias'"),
+])
+def test_bad_grid_values(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        gl.Grid(**kwargs)
+
+
+def test_grid_needs_sizes(iris_split):
+    with pytest.raises(ValueError, match="'sizes' is required"):
+        gl.sweep(gl.Grid(seed=[0]), iris_split)
+
+
+def test_bad_sweep_arguments(iris_split):
+    grid = gl.Grid(seed=[0], sizes=[[4, 3]], epochs=[1])
+    with pytest.raises(TypeError, match="grid"):
+        gl.sweep({"seed": [0]}, iris_split)
+    with pytest.raises(TypeError, match="data"):
+        gl.sweep(grid, iris_split[0])
+    with pytest.raises(ValueError, match="record_every"):
+        gl.sweep(grid, iris_split, record_every=0)
+    with pytest.raises(ValueError, match="X_train contains NaN"):
+        bad = iris_split[0].copy()
+        bad[0, 0] = np.nan
+        gl.sweep(grid, (bad, *iris_split[1:]))
+    with pytest.raises(ValueError, match="input size"):  # the net does not fit the data
+        gl.sweep(gl.Grid(seed=[0], sizes=[[5, 3]]), iris_split)
+
+
+def test_toml_grid(tmp_path):
+    path = tmp_path / "grid.toml"
+    path.write_text('sizes = [4, 7, 3]\nepochs = 5\nsmoothing = [0.0, 0.1]\nseed = [0, 1]\n\n'
+                    '[[grid]]\nsizes = [[4, 3]]\nl2 = [0.001]\nseed = [0]\n')
+    g = gl.Grid.from_toml(path)
+    assert len(g) == 5
+    assert list(g)[0]["sizes"] == [4, 7, 3] and list(g)[0]["epochs"] == 5
+    path.write_text('sizes = [4, 3]\nsmoothing = [2.0]\n')
+    with pytest.raises(ValueError, match="'smoothing'"):
+        gl.Grid.from_toml(path)
+    path.write_text('sizes = [4, 3\n')
+    with pytest.raises(ValueError, match="not valid TOML"):
+        gl.Grid.from_toml(path)
+    path.write_text('lerning_rate = [0.1]\n')
+    with pytest.raises(ValueError, match="unknown key 'lerning_rate'"):
+        gl.Grid.from_toml(path)
+    with pytest.raises(ValueError, match="does not exist"):
+        gl.Grid.from_toml(tmp_path / "missing.toml")
+
+
+# --------------------------------------------------------------------------- one loop, same bits
+
+VARIED = (gl.Grid(smoothing=[0.0, 0.2], l2=[0.0, 1e-3], seed=[3], sizes=[[4, 5, 3]], epochs=[2], momentum=[0.0, 0.9],
+                  confidence_penalty=[0.0, 0.1])
+          + gl.Grid(l1=[1e-3], weight_decay=[0.01], penalize_bias=[True], seed=[1, 2], sizes=[[4, 6, 4, 3]],
+                    hidden=["relu"], epochs=[2], batch_size=[1, 16, 7, None], dtype=["float32", "float64"])
+          + gl.Grid(loss=["mse"], output=["softmax", "sigmoid"], hidden=["sigmoid", "identity"], smoothing=[0.1],
+                    seed=[0], sizes=[[4, 3]], epochs=[2], batch_size=[1, 20])
+          + gl.Grid(lr=[40.0], seed=[0, 1], sizes=[[4, 7, 3]], epochs=[3], hidden=["identity"]))  # diverge
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sweep_equals_train_bit_for_bit(iris_split, threads):
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = gl.sweep(VARIED, iris_split, record_every=9)
+    finally:
+        numba.set_num_threads(before)
+    assert len(res) == len(VARIED)
+    diverged = 0
+    for k, settings in enumerate(VARIED):
+        alone = _train_alone(settings, iris_split, 9)
+        _same_history(res.run(k), alone)
+        diverged += alone.diverged
+    assert diverged >= 1  # the lr=40 runs stop alone; the others go on
+
+
+def test_sweep_of_one_and_of_many(iris_split):
+    """A run's history is the same alone, in a sweep of 1 and in a sweep of 1000."""
+    settings = dict(smoothing=[0.1], seed=[7], sizes=[[4, 7, 3]], epochs=[1])
+    one = gl.sweep(gl.Grid(**settings), iris_split, record_every=40)
+    many = gl.sweep(gl.Grid(smoothing=np.linspace(0, 0.3, 10), seed=range(100), sizes=[[4, 7, 3]], epochs=[1]),
+                    iris_split, record_every=40)
+    assert len(many) == 1000
+    k = next(i for i, s in enumerate(many.settings) if s["seed"] == 7 and s["smoothing"] == 0.1)
+    alone = _train_alone(list(gl.Grid(**settings))[0], iris_split, 40)
+    _same_history(one.run(0), alone)
+    _same_history(many.run(k), alone)
+    assert len(set(many.final["weight_norm"])) > 900  # the runs differ
+
+
+def test_train_block_block_width_does_not_matter(iris_split):
+    plans = [sweep_mod._plan(s, iris_split, 11) for s in gl.Grid(smoothing=[0.0, 0.3], seed=range(5),
+                                                                   sizes=[[4, 7, 3]], epochs=[2])]
+    a = training.train_block(plans, runs_per_block=3)
+    b = training.train_block(plans, runs_per_block=8)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_sweep_leaves_inputs_alone():
+    X, y = gl.datasets.iris()
+    X0, y0 = X.copy(), y.copy()
+    gl.sweep(gl.Grid(smoothing=[0.2], seed=[0], sizes=[[4, 3]], epochs=[1]), (X, y))
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+# --------------------------------------------------------------------------- tables
+
+def test_final_and_history_tables(iris_split):
+    grid = gl.Grid(smoothing=[0.0, 0.2], seed=[0, 1], sizes=[[4, 7, 3]], epochs=[3])
+    res = gl.sweep(grid, iris_split, record_every=100)
+    f = res.final
+    assert len(f) == 4
+    for col in ("run", "smoothing", "seed", "weight_norm", "layer_norm_0", "layer_norm_1", "train_loss", "test_loss",
+                "train_acc", "test_acc", "train_nll", "test_nll", "train_ece", "test_ece", "logit_gap", "diverged_at"):
+        assert col in f.columns, col
+    h = res.history
+    assert set(h["run"]) == {0, 1, 2, 3}
+    last = h.groupby("run").tail(1).set_index("run")
+    np.testing.assert_array_equal(last["weight_norm"].to_numpy(), f["weight_norm"].to_numpy())
+    run1 = res.run(1)
+    probs = gl.forward(run1.net, res.data[2])
+    assert f.loc[1, "test_nll"] == gl.metrics.nll(probs, res.data[3])
+    assert f.loc[1, "test_acc"] == run1.test_acc[-1]
+    with pytest.raises(IndexError):
+        res.run(4)
+
+
+# --------------------------------------------------------------------------- the out folder
+
+GRID = gl.Grid(smoothing=[0.0, 0.1, 0.2], seed=range(4), sizes=[[4, 7, 3]], epochs=[2])
+
+
+def test_out_round_trip_is_exact(tmp_path, iris_split):
+    fresh = gl.sweep(GRID, iris_split, record_every=30, out=tmp_path / "s")
+    loaded = gl.sweep(GRID, iris_split, record_every=30, out=tmp_path / "s")
+    for k in range(len(GRID)):
+        _same_history(fresh.run(k), loaded.run(k))
+    assert fresh.final.equals(loaded.final)
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["gradlab_version"] == gl.__version__ and "data" in manifest
+
+
+def test_resume_after_interruption(tmp_path, iris_split, monkeypatch):
+    monkeypatch.setattr(sweep_mod, "BLOCK_RUNS", 4)  # three files of four runs
+    calls = []
+    real = sweep_mod._train_task
+
+    def interrupted_after_two(plans):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(len(plans))
+        return real(plans)
+
+    monkeypatch.setattr(sweep_mod, "_train_task", interrupted_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        gl.sweep(GRID, iris_split, record_every=30, out=tmp_path / "s")
+    assert len(list((tmp_path / "s" / "blocks").glob("block-*.npz"))) == 2
+    assert not list((tmp_path / "s" / "blocks").glob(".tmp-*"))
+    trained = []
+    monkeypatch.setattr(sweep_mod, "_train_task", lambda plans: trained.append(len(plans)) or real(plans))
+    resumed = gl.sweep(GRID, iris_split, record_every=30, out=tmp_path / "s")
+    assert trained == [4]  # only the unfinished block
+    whole = gl.sweep(GRID, iris_split, record_every=30)
+    for k in range(len(GRID)):
+        _same_history(resumed.run(k), whole.run(k))
+
+
+def test_changed_grid_refused_unless_extend(tmp_path, iris_split, monkeypatch):
+    out = tmp_path / "s"
+    gl.sweep(GRID, iris_split, record_every=30, out=out)
+    more = gl.Grid(l2=[1e-3], seed=range(2), sizes=[[4, 7, 3]], epochs=[2])
+    with pytest.raises(ValueError, match="different grid.*extend=True"):
+        gl.sweep(more, iris_split, record_every=30, out=out)
+    with pytest.raises(ValueError, match="other data or settings"):
+        gl.sweep(GRID, iris_split, record_every=31, out=out)
+    trained = []
+    real = sweep_mod._train_task
+    monkeypatch.setattr(sweep_mod, "_train_task", lambda plans: trained.append(len(plans)) or real(plans))
+    res = gl.sweep(more, iris_split, record_every=30, out=out, extend=True)
+    assert trained == [2]  # the old runs are kept, the new trained
+    assert len(res) == len(GRID) + 2
+    assert list(res.final["l2"])[-2:] == [1e-3, 1e-3]
+    again = gl.sweep(GRID + more, iris_split, record_every=30, out=out)  # the union is now the grid
+    assert len(again) == len(GRID) + 2 and trained == [2]
+
+
+# --------------------------------------------------------------------------- Dask
+
+def _local_cluster():
+    distributed = pytest.importorskip("distributed")
+    return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                    dashboard_address=None, silence_logs=50)
+
+
+def test_dask_cluster_equals_local(tmp_path, iris_split, monkeypatch):
+    monkeypatch.setattr(sweep_mod, "BLOCK_RUNS", 3)
+    local = gl.sweep(GRID, iris_split, record_every=30)
+    with _local_cluster() as cluster:
+        remote = gl.sweep(GRID, iris_split, record_every=30, out=tmp_path / "d", scheduler=cluster.scheduler_address)
+    for k in range(len(GRID)):
+        _same_history(local.run(k), remote.run(k))
+    assert len(list((tmp_path / "d" / "blocks").glob("block-*.npz"))) == 4
+
+
+def test_dask_killed_worker_loses_no_finished_run(tmp_path, iris_split, monkeypatch):
+    """A worker killed mid-sweep: every block finished before stays on disk, and the rerun
+    completes the grid with the same results as a local sweep."""
+    import os
+    import signal
+    import threading
+    monkeypatch.setattr(sweep_mod, "BLOCK_RUNS", 2)
+    grid = gl.Grid(smoothing=[0.0, 0.1], seed=range(8), sizes=[[4, 7, 3]], epochs=[300])
+    out = tmp_path / "k"
+    with _local_cluster() as cluster:
+        from distributed import Client
+        with Client(cluster) as client:
+            pids = list(client.run(os.getpid).values())
+            files = out / "blocks"
+            at_kill = []
+
+            def kill_when_one_block_is_saved():
+                for _ in range(6000):
+                    if files.exists() and any(files.glob("block-*.npz")):
+                        break
+                    threading.Event().wait(0.01)
+                at_kill.append(len(list(files.glob("block-*.npz"))))
+                os.kill(pids[0], signal.SIGKILL)
+
+            killer = threading.Thread(target=kill_when_one_block_is_saved)
+            killer.start()
+            try:
+                gl.sweep(grid, iris_split, record_every=500, out=out, scheduler=client)
+            except Exception:  # the scheduler may give up on the killed worker's task
+                pass
+            killer.join()
+    saved = set(files.glob("block-*.npz"))
+    assert 1 <= at_kill[0] < 8  # killed mid-sweep (8 blocks of 2 runs)
+    assert len(saved) >= at_kill[0]  # what finished before the kill is still on disk
+    rerun = gl.sweep(grid, iris_split, record_every=500, out=out)
+    local = gl.sweep(grid, iris_split, record_every=500)
+    for k in range(len(grid)):
+        _same_history(rerun.run(k), local.run(k))
+    assert saved <= set(files.glob("block-*.npz"))
