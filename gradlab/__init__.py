@@ -1,6 +1,6 @@
 """gradlab: exact per-sample, per-weight gradients of small nets, and the claims about
 label smoothing and back-propagation put to the test."""
-from . import datasets
+from . import datasets, metrics
 from .grads import (deltas, error_term, forward, grad, logit_losses, logits, loss,
                     per_sample_grads, sample_losses)
 from .nets import MLP
@@ -26,5 +26,5 @@ def __getattr__(name):
 __all__ = [
     "Grid", "History", "MLP", "SweepResult", "datasets", "deltas", "error_term", "forward", "grad", "logit_losses", "logits", "loss",
     "ablate_units", "class_mean_targets", "class_patterns", "hidden_activations", "hidden_target_loss",
-    "one_hot", "per_sample_grads", "sample_losses", "smooth_labels", "sweep", "train",
+    "metrics", "one_hot", "per_sample_grads", "sample_losses", "smooth_labels", "sweep", "train",
 ]
