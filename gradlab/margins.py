@@ -13,7 +13,7 @@ from scipy.optimize import linprog, minimize
 from . import _checks
 
 __all__ = ["angle", "decade_growth", "decade_slopes", "linearly_separable", "log_slope", "max_margin_separator",
-           "parameter_path", "sample_optimum_gap", "smoothed_logit_gap", "value_at"]
+           "parameter_path", "sample_optimum_gap", "saturated_share", "smoothed_logit_gap", "value_at"]
 
 SEPARATOR_FEASIBILITY = 1e-9
 """`max_margin_separator`: largest constraint violation ``1 - s_n v.x_n`` accepted in the result."""
@@ -150,6 +150,24 @@ def sample_optimum_gap(a, n_classes, loss="ce", output="softmax"):
                    jac=lambda z: error_term(z[None, :], t, loss=loss, output=output)[0], method="BFGS",
                    options=dict(gtol=1e-13, maxiter=10000))
     return float(res.x[0] - res.x[1:].mean())
+
+
+def saturated_share(net, X, level=0.99):
+    """Share of hidden activations (all hidden layers, all rows of X) that are saturated:
+    ``|h| > level`` for tanh, ``min(h, 1 - h) < 1 - level`` for sigmoid hidden units
+    (activations from `gradlab.learned.hidden_activations`)."""
+    from .learned import hidden_activations
+
+    _checks.net(net)
+    if net.n_layers < 2 or net.hidden not in ("tanh", "sigmoid"):
+        raise ValueError(f"net: needs a tanh or sigmoid hidden layer; got sizes {list(net.sizes)}, hidden {net.hidden!r}")
+    level = _checks.number("level", level, 0.0, 1.0, low_open=True)
+    H = [hidden_activations(net, X, layer=l) for l in range(net.n_layers - 1)]
+    if net.hidden == "tanh":
+        saturated = sum(int(np.count_nonzero(np.abs(h) > level)) for h in H)
+    else:
+        saturated = sum(int(np.count_nonzero(np.minimum(h, 1 - h) < 1 - level)) for h in H)
+    return saturated / sum(h.size for h in H)
 
 
 # ---------------------------------------------------------------- quantities against log(steps)

@@ -186,6 +186,29 @@ def test_gap_of_hard_targets_is_infinite_and_bad_input_refused():
         margins.smoothed_logit_gap(0.1, 3, output="identity")
 
 
+def test_saturated_share_hand_cases():
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    net = gl.MLP([2, 2, 2], hidden="tanh", seed=0)
+    net.weights[0][:] = [[10.0, 0.1], [0.0, 0.0]]  # unit 0 saturates on row 0 only; unit 1 never
+    net.biases[0][:] = 0.0
+    assert margins.saturated_share(net, X) == pytest.approx(1 / 6)
+    net.biases[0][:] = [0.0, -5.0]  # unit 1 now saturates (tanh(-5) = -0.9999) on every row
+    assert margins.saturated_share(net, X) == pytest.approx(4 / 6)
+    sig = gl.MLP([2, 2, 2], hidden="sigmoid", seed=0)
+    sig.weights[0][:] = [[10.0, 0.0], [-10.0, 0.0]]
+    sig.biases[0][:] = 0.0
+    assert margins.saturated_share(sig, X) == pytest.approx(2 / 6)  # rows 0 and 1 of unit 0
+    deep = gl.MLP([2, 3, 3, 2], seed=0)
+    deep.params[:] = 0.0
+    assert margins.saturated_share(deep, X) == 0.0
+    with pytest.raises(ValueError, match="tanh or sigmoid hidden layer"):
+        margins.saturated_share(gl.MLP([2, 2]), X)
+    with pytest.raises(ValueError, match="tanh or sigmoid hidden layer"):
+        margins.saturated_share(gl.MLP([2, 3, 2], hidden="relu"), X)
+    with pytest.raises(ValueError, match="level must be"):
+        margins.saturated_share(net, X, level=1.5)
+
+
 # ---------------------------------------------------------------- growth against log(steps)
 
 
