@@ -353,3 +353,156 @@ def rule_c11(ece_hard_digits, ece_ls_digits, ece_seed_sd_digits, ece_ts_digits, 
     lowered = sum(e == "lowers" for e in effects.values())
     verdict = {0: "holds", 1: "holds in part", 2: "does not hold"}[lowered]
     return verdict, detail
+
+
+# ---- C6 ----
+
+# A norm "keeps growing" when it gains at least 5% per decade of steps. Why 5%: a norm growing like
+# c ln t (the rate known for separable data, Soudry et al. 2018) gains ln 10 / ln(t / t0) of itself per
+# decade: 20% at t = 10^6 (t0 = 1), and it would fall to 5% only near t = 10^20, so any log growth a run
+# can reach clears the bar.
+GROWING = 0.05
+# A norm is "bounded" when it changes by at most 2% per decade. Why 2%: a norm converging to a limit
+# changes by ever less; what remains is SGD noise around the limit, and growth is measured from a
+# least-squares fit over all records of the decade (gradlab.margins.decade_growth), which averages that
+# noise to well below 2% (measured: below 1% for every converged run). Between 2% and 5% no call is made.
+BOUNDED = 0.02
+
+
+def rule_c6(separable_growth_min, nonseparable_change_max, separated_share_min, nonseparable_sets_linearly_separable,
+            soudry_slope_ratio_first, soudry_slope_ratio_last, soudry_angle_first_deg, soudry_angle_last_deg,
+            soudry_ratio_approaching, soudry_angle_decreasing):
+    """C6 measured where it can hold and where it cannot. Separable data (the runs separate it,
+    ``separated_share_min == 1``): does the norm with hard targets grow by >= GROWING in each of the
+    last decades? Data the model cannot separate (an LP confirms it): does it change by <= BOUNDED
+    over the last decade? And does a linear model follow the known rate (slope of ||w|| against ln t approaching
+    ||w_hat||, angle to w_hat shrinking, decade by decade)?
+
+    Growth on separable data only, bounded elsewhere, rate as known: holds in part (the growth is
+    real but conditional on separability, and logarithmic). Growth everywhere: holds. No growth on
+    separable data: does not hold. Anything else (premises failed, rates off, values between the
+    thresholds): inconclusive."""
+    if separated_share_min < 1 or nonseparable_sets_linearly_separable > 0:
+        return "inconclusive", (f"the premises failed: the 'separable' runs reach a training accuracy of only "
+                                f"{_g(separated_share_min)}, or {nonseparable_sets_linearly_separable} 'non-separable' "
+                                "training set(s) are linearly separable")
+    soudry = (f"a linear model's growth rate d||w||/d ln t went from {_g(soudry_slope_ratio_first)} to "
+              f"{_g(soudry_slope_ratio_last)} of ||w_hat|| and its angle to the max-margin separator from "
+              f"{_g(soudry_angle_first_deg)} to {_g(soudry_angle_last_deg)} degrees")
+    if separable_growth_min < BOUNDED:
+        return "does not hold", (f"on separable data the norm with hard targets grew by only {_g(100 * separable_growth_min)}% "
+                                 f"in a decade (bounded: <= {_g(100 * BOUNDED)}%)")
+    if not (soudry_ratio_approaching and soudry_angle_decreasing):
+        return "inconclusive", f"the linear model does not follow the known asymptotics decade by decade: {soudry}"
+    if separable_growth_min >= GROWING and nonseparable_change_max >= GROWING:
+        return "holds", (f"the norm with hard targets grows by >= {_g(100 * separable_growth_min)}% per decade on separable "
+                         f"data and by up to {_g(100 * nonseparable_change_max)}% where the model cannot separate it; {soudry}")
+    if separable_growth_min >= GROWING and nonseparable_change_max <= BOUNDED:
+        return "holds in part", (f"only on data the model separates: there the norm with hard targets keeps growing, by at "
+                                 f"least {_g(100 * separable_growth_min)}% per decade up to the last step, but only "
+                                 f"logarithmically ({soudry}: slowly towards 1 and 0, as the known O(1/ln t) rate predicts); where the model "
+                                 f"cannot separate the data the norm settles (change <= {_g(100 * nonseparable_change_max)}% "
+                                 "per decade) even with hard targets")
+    return "inconclusive", (f"growth on separable data {_g(100 * separable_growth_min)}% and change on non-separable data "
+                            f"{_g(100 * nonseparable_change_max)}% per decade fall between the thresholds "
+                            f"({_g(100 * BOUNDED)}%, {_g(100 * GROWING)}%)")
+
+
+# ---- C7 ----
+
+# The measured mean logit gap counts as the per-sample optimum's when within 5% of log(1 + K(1 - a)/a):
+# 5% of the gap 3.3 (a = 0.1, K = 3) is 0.17 logits, which moves the true-class output by about 0.01,
+# i.e. the outputs sit at t' to within a hundredth.
+GAP_RTOL = 0.05
+# The formula against a numerical minimiser of one sample's loss (BFGS, gradient tolerance 1e-13): they
+# agree to ~1e-9 when the formula is right; a wrong formula is off by orders of magnitude more.
+GAP_FORMULA_ATOL = 1e-6
+
+
+def rule_c7(ls_linear_growth_max, ls_output_growth_max, ls_output_growth_min, ls_hidden_growth_max,
+            ls_hidden_growth_min, ls_to_hard_norm_ratio_min, ls_to_hard_norm_ratio_max, saturated_share_ls,
+            saturated_share_hard, gap_rel_err_max, gap_formula_vs_optimizer_max):
+    """Does LS stop the growth? The mechanism first: the per-sample optimum of CE against t' has the
+    logit gap log(1 + K(1 - a)/a) (formula vs a numerical minimiser). Then the norms: a linear model
+    with LS on separable data must settle (change <= BOUNDED per decade), and so must every layer of
+    the 4-7-3 nets over the last decade. All settle: holds. The linear model settles but some layer
+    of the nets keeps growing (>= GROWING): holds in part. The linear model keeps growing, or the
+    formula is wrong: does not hold. Otherwise inconclusive."""
+    if gap_formula_vs_optimizer_max > GAP_FORMULA_ATOL:
+        return "does not hold", (f"one sample's optimum under LS is not at the gap log(1 + K(1 - a)/a): the numerical "
+                                 f"minimiser differs by {_g(gap_formula_vs_optimizer_max)} logits")
+    if ls_linear_growth_max >= GROWING:
+        return "does not hold", (f"even a linear model's norm keeps growing under LS ({_g(100 * ls_linear_growth_max)}% "
+                                 "per decade)")
+    if ls_linear_growth_max > BOUNDED:
+        return "inconclusive", (f"the linear model's norm under LS changes by {_g(100 * ls_linear_growth_max)}% per decade, "
+                                f"between the thresholds ({_g(100 * BOUNDED)}%, {_g(100 * GROWING)}%)")
+    gap = (f"the nets do end at the optimum's logit gap (within {_g(100 * gap_rel_err_max)}%)"
+           if gap_rel_err_max <= GAP_RTOL else f"the nets' mean logit gap is still {_g(100 * gap_rel_err_max)}% off the "
+                                               "optimum's")
+    base = (f"LS gives each sample a finite optimum (gap log(1 + K(1 - a)/a), confirmed numerically to "
+            f"{_g(gap_formula_vs_optimizer_max)}), and a linear model's norm settles under it (change <= "
+            f"{_g(100 * ls_linear_growth_max)}% per decade)")
+    ratio = (f"at the last step the LS nets' norms are {_g(ls_to_hard_norm_ratio_min)} to {_g(ls_to_hard_norm_ratio_max)} "
+             "times the hard-target nets'")
+    if max(ls_output_growth_max, ls_hidden_growth_max) <= BOUNDED:
+        return "holds", f"{base}; every layer of the 4-7-3 nets settles too; {gap}; {ratio}"
+
+    def layer(name, lo, hi):
+        if lo >= GROWING:
+            return f"the {name} layer keeps growing in every net and at every a ({_g(100 * lo)}% to {_g(100 * hi)}% in the last decade)"
+        if hi >= GROWING:
+            return (f"the {name} layer settles in some nets (down to {_g(100 * lo)}% per decade) and keeps growing in "
+                    f"others (up to {_g(100 * hi)}%)")
+        return f"the {name} layer changes by {_g(100 * lo)}% to {_g(100 * hi)}% per decade"
+
+    if max(ls_output_growth_max, ls_hidden_growth_max) >= GROWING:
+        return "holds in part", (f"{base}. Not in 4-7-3 nets with a tanh hidden layer: "
+                                 f"{layer('hidden', ls_hidden_growth_min, ls_hidden_growth_max)}, and "
+                                 f"{layer('output', ls_output_growth_min, ls_output_growth_max)}, although {gap}. Their hidden units "
+                                 f"end more saturated than with hard targets ({_g(100 * saturated_share_ls)}% against "
+                                 f"{_g(100 * saturated_share_hard)}% of activations beyond |h| = 0.99), consistent with o = t' "
+                                 f"on every sample being reached only as the hidden units saturate; {ratio}")
+    return "inconclusive", (f"{base}; the nets' layer norms change by up to {_g(100 * ls_hidden_growth_max)}% (hidden) and "
+                            f"{_g(100 * ls_output_growth_max)}% (output) per decade, between the thresholds")
+
+
+# ---- C10 ----
+
+# MSE with LS counts as "as accurate" when its seed-mean test accuracy is at most 5 points below the better
+# of MSE with hard targets and CE with LS. Why 5: one Iris test row is 3.3 points, and single runs at one
+# setting spread over about 10 points (0.87-0.97), so seed means of 5 runs differ by 2-3 points by chance.
+ACC_DROP_TOL = 0.05
+
+
+def rule_c10(mse_hard_linear_growth_min, mse_ls_linear_change_max, mse_ls_acc_drop_max, mse_ls_output_growth_max,
+             mse_ls_hidden_growth_max, mse_ls_gap_rel_err_max, mse_gap_formula_vs_optimizer_max):
+    """LS with MSE (sigmoid and softmax outputs) measured as C6/C7 measure it with CE: the per-sample
+    optimum sits at o = t' (finite logits; formula vs numerical minimiser); a linear model's norm,
+    which grows with hard MSE targets (>= GROWING per decade), settles with MSE + LS (<= BOUNDED); and
+    test accuracy is within ACC_DROP_TOL of MSE with hard targets and of CE with LS. All three: holds.
+    Norms as with CE but accuracy lower: holds in part. LS does not stop the linear model's growth, or
+    the optimum is elsewhere: does not hold. No contrast (hard MSE not growing) or values between the
+    thresholds: inconclusive."""
+    if mse_gap_formula_vs_optimizer_max > GAP_FORMULA_ATOL:
+        return "does not hold", (f"with MSE the per-sample optimum under LS is not at o = t' (gap off by "
+                                 f"{_g(mse_gap_formula_vs_optimizer_max)} logits)")
+    if mse_ls_linear_change_max >= GROWING:
+        return "does not hold", (f"with MSE, LS does not stop a linear model's norm from growing "
+                                 f"({_g(100 * mse_ls_linear_change_max)}% per decade)")
+    if mse_hard_linear_growth_min < GROWING or mse_ls_linear_change_max > BOUNDED:
+        return "inconclusive", (f"no clear contrast: with MSE a linear model's norm grows by {_g(100 * mse_hard_linear_growth_min)}% "
+                                f"per decade with hard targets and changes by up to {_g(100 * mse_ls_linear_change_max)}% with "
+                                f"LS (growing: >= {_g(100 * GROWING)}%, settled: <= {_g(100 * BOUNDED)}%)")
+    norms = (f"with MSE (sigmoid and softmax outputs) each sample's optimum under LS is o = t', at finite logits "
+             f"(confirmed numerically to {_g(mse_gap_formula_vs_optimizer_max)}), and a linear model's norm, which grows "
+             f"by >= {_g(100 * mse_hard_linear_growth_min)}% per decade with hard targets, settles with LS (change <= "
+             f"{_g(100 * mse_ls_linear_change_max)}%), as with CE")
+    nets = (f"in the 4-7-3 net the norms keep growing under MSE + LS as under CE + LS (last decade: hidden layer up to "
+            f"{_g(100 * mse_ls_hidden_growth_max)}%, output layer up to {_g(100 * mse_ls_output_growth_max)}%; mean logit "
+            f"gap {_g(100 * mse_ls_gap_rel_err_max)}% from the optimum's at most)")
+    if mse_ls_acc_drop_max <= ACC_DROP_TOL:
+        return "holds", (f"{norms}; Iris test accuracy with MSE + LS is at most {_g(100 * mse_ls_acc_drop_max)} points below "
+                         f"MSE with hard targets and CE with LS; {nets}")
+    return "holds in part", (f"{norms}; but Iris test accuracy with MSE + LS is up to {_g(100 * mse_ls_acc_drop_max)} points "
+                             f"below MSE with hard targets or CE with LS; {nets}")
