@@ -139,6 +139,7 @@ def _net_args(sizes=None, hidden=None, output=None, dtype=np.float64, max_hidden
         if _names("output", output, OUTPUT_ACTIVATIONS) == ("softmax",) and sizes[-1] < 2:
             raise ValueError(f"sizes: a softmax output needs at least 2 units, got {sizes}")
     _names("hidden", hidden, HIDDEN_ACTIVATIONS)
+    _names("output", output, OUTPUT_ACTIVATIONS)
     dtype = _checks.float_dtype("dtype", dtype)
     max_hidden_layers = _checks.integer("max_hidden_layers", max_hidden_layers, low=0)
     max_width = _checks.integer("max_width", max_width, low=1)
