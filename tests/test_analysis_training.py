@@ -1,0 +1,132 @@
+"""The training analysis scripts (C5 traces, C6/C7 weight growth, C6 max margin, C10 MSE) run in
+quick mode into temporary folders: figures have the standard size, data and settings beside them,
+the numbers agree with the saved data, and every verdict is what its rule gives for the numbers."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from gradlab.report import Context, rules, style
+from gradlab.report.paths import ANALYSIS
+from gradlab.report.runner import load_script
+
+
+def _script(name):
+    return load_script(Path(ANALYSIS) / f"{name}.py")
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    root = tmp_path_factory.mktemp("analysis")
+    return Context(out=root / "figures", quick=True, runs=root / "runs")
+
+
+@pytest.fixture(scope="module")
+def c06(ctx):
+    return _script("c06_weight_growth").run(ctx)
+
+
+def _png(ctx, name, nrows, ncols):
+    with Image.open(Path(ctx.out) / name) as im:
+        assert im.size == style.pixel_size(nrows, ncols), (name, im.size)
+    meta = json.loads((Path(ctx.out) / name.replace(".png", ".json")).read_text())
+    assert meta["quick"] is True and meta["settings"]
+    return meta
+
+
+def _consistent(result):
+    """The verdict and reason are the rule's for the result's own numbers."""
+    verdict, reason = rules.reapply(result.rule, result.numbers)
+    assert (result.verdict, result.reason) == (verdict, reason)
+    return {n.name: n.value for n in result.numbers}
+
+
+def test_c06_results_figures_and_numbers(ctx, c06):
+    assert [r.claim for r in c06] == ["C6", "C7"]
+    c6, c7 = (_consistent(r) for r in c06)
+    assert c06[0].figures == ["c06_weight_norms.png", "c06_max_margin.png"]
+    assert c06[1].figures == ["c07_layer_norms.png", "c07_gap_accuracy.png", "c06_weight_norms.png"]
+    _png(ctx, "c06_weight_norms.png", 1, 3)
+    _png(ctx, "c07_layer_norms.png", 2, 3)
+    _png(ctx, "c07_gap_accuracy.png", 1, 2)
+    _png(ctx, "c06_max_margin.png", 2, 2)
+
+    runs = pd.read_csv(Path(ctx.out) / "c06_weight_norms__runs.csv")
+    bands = pd.read_csv(Path(ctx.out) / "c07_layer_norms__bands.csv")
+    assert {"group", "step", "mean", "lo", "hi", "runs", "dataset", "column"} <= set(bands.columns)
+    assert (bands["lo"] <= bands["mean"] + 1e-12).all() and (bands["mean"] <= bands["hi"] + 1e-12).all()
+    assert (runs["step"] >= 10 ** 4).all()  # quick mode: 10^4 steps, every run to the end
+    growth = [c for c in runs.columns if c.startswith("growth_weight_norm_")]
+    last = max(growth, key=lambda c: int(c.rsplit("_", 1)[1]))
+    # a number in the report is the mean of its runs in the saved table
+    iris_hard = runs[(runs["dataset"] == "Iris") & (runs["kind"] == "hard")]
+    assert c6["growth_last_decade_iris_hard"] == pytest.approx(iris_hard[last].mean(), rel=1e-12)
+    separable = runs[runs["dataset"].isin(["Iris", "blobs", "separable blobs"]) & (runs["kind"] == "hard")]
+    assert c6["separable_growth_min"] == pytest.approx(separable.groupby("dataset")[growth].mean().min().min(),
+                                                       rel=1e-12)
+    assert c6["nonseparable_sets_linearly_separable"] == 0
+    assert c6["separated_share_min"] == separable["train_acc"].min()
+    ls_nets = runs[runs["dataset"].isin(["Iris", "blobs"]) & (runs["kind"] == "ls")]
+    assert c7["ls_hidden_growth_max"] == pytest.approx(
+        ls_nets.groupby(["dataset", "value"])[last.replace("weight_norm", "layer_norm_0")].mean().max(), rel=1e-12)
+    assert c7["gap_formula_vs_optimizer_max"] < 1e-6
+    assert 0 <= c7["saturated_share_ls"] <= 1
+
+
+def test_c06_second_run_loads_cached_sweeps_and_gives_the_same_numbers(ctx, c06):
+    blocks = sorted(Path(ctx.runs).rglob("*.npz"))
+    assert blocks
+    stamps = [p.stat().st_mtime_ns for p in blocks]
+    again = _script("c06_weight_growth").run(ctx)
+    assert [p.stat().st_mtime_ns for p in sorted(Path(ctx.runs).rglob("*.npz"))] == stamps  # nothing retrained
+    for first, second in zip(c06, again):
+        assert [(n.name, n.value) for n in first.numbers] == [(n.name, n.value) for n in second.numbers]
+
+
+def test_c06_max_margin_alone_draws_and_reports_nothing(tmp_path):
+    ctx = Context(out=tmp_path, quick=True, runs=tmp_path / "runs")
+    module = _script("c06_max_margin")
+    assert module.run(ctx) == []
+    _png(ctx, "c06_max_margin.png", 2, 2)
+    decades = pd.read_csv(tmp_path / "c06_max_margin__decades.csv")
+    path = pd.read_csv(tmp_path / "c06_max_margin__path.csv")
+    assert list(decades.columns) == ["decade_end", "slope", "slope_over_norm_w_hat", "angle_deg_at_end"]
+    assert {"step", "w0", "w1", "b", "norm_wb", "angle_deg"} <= set(path.columns)
+    # the norm column is the norm of the saved [w, b]
+    np.testing.assert_allclose(path["norm_wb"], np.linalg.norm(path[["w0", "w1", "b"]], axis=1), rtol=1e-12)
+    _, numbers = module.figure(ctx)
+    assert numbers["soudry_angle_decreasing"] == bool(np.all(np.diff(decades["angle_deg_at_end"]) < 0))
+    assert 0 < numbers["soudry_slope_ratio_last"] < 1.05
+
+
+def test_c05_delta_traces(tmp_path):
+    ctx = Context(out=tmp_path, quick=True, runs=tmp_path / "runs")
+    module = _script("c05_delta_traces")
+    files, numbers = module.figure(ctx)
+    assert files[0] == "c05_delta_traces.png"
+    _png(ctx, "c05_delta_traces.png", 1, 3)
+    records = pd.read_csv(tmp_path / "c05_delta_traces__records.csv")
+    rows = pd.read_csv(tmp_path / "c05_delta_traces__rows.csv")
+    assert {"a", "step", "past_target", "negative_trace_share", "ever_flipped_share"} <= set(records.columns)
+    assert {"a", "seed", "row", "label", "first_flip_step", "sign_changes"} <= set(rows.columns)
+    # sigmoid hidden units: a negative traced delta is exactly a row past t' (History.past_target)
+    assert numbers["trace_vs_past_target_max"] == 0.0
+    assert numbers["hard_rows_ever_flipped"] == 0 and (records[records["a"] == 0]["past_target"] == 0).all()
+    assert numbers["ls0.1_share_flipped_by_end"] > 0.5
+    assert module.run(ctx) == []
+
+
+def test_c10_mse(ctx):
+    (c10,) = _script("c10_mse").run(ctx)
+    numbers = _consistent(c10)
+    assert c10.claim == "C10" and c10.figures == ["c10_mse.png"]
+    _png(ctx, "c10_mse.png", 2, 4)
+    runs = pd.read_csv(Path(ctx.out) / "c10_mse__runs.csv")
+    assert set(runs["loss"]) == {"mse", "ce"} and set(runs[runs["loss"] == "mse"]["output"]) == {"sigmoid", "softmax"}
+    iris = runs[(runs["dataset"] == "Iris") & (runs["loss"] == "mse") & (runs["output"] == "softmax")
+                & (runs["kind"] == "ls") & np.isclose(runs["value"], 0.1)]
+    assert numbers["iris_mse_softmax_ls0.1_test_acc"] == pytest.approx(iris["test_acc"].mean(), rel=1e-12)
+    assert numbers["mse_gap_formula_vs_optimizer_max"] < 1e-6
