@@ -758,11 +758,14 @@ def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, 
 
 
 @_jit_inline
-def _forward_runs(W, sizes, hidden, output, B, A, Z, m, RB):
+def _forward_runs(W, sizes, hidden, output, B, A, Z, m):
     """Forward pass of a block of runs (`_forward_block` per run); A's input rows are filled.
 
-    Arrays here are flat: element (q, r) of a (rows, RB) array is at q * RB + r (views made
-    in the inner loops would cost a reference count each)."""
+    Arrays are (rows, RB) and indexed [row, r]: the row index is fixed inside each loop over
+    runs and r counts from 0, so the accesses are consecutive and the loops vectorise (row
+    views would cost a reference count each, and flat indices defeat numba's proof that an
+    index is not negative)."""
+    RB = W.shape[1]
     L = sizes.shape[0] - 1
     p = 0
     a_in = 0
@@ -774,114 +777,116 @@ def _forward_runs(W, sizes, hidden, output, B, A, Z, m, RB):
         last = l == L - 1
         for o in range(fo):
             for j in range(B):
-                zq = (o * B + j) * RB
                 if last:
+                    zq = o * B + j
                     for r in range(RB):
-                        Z[zq + r] = W[(b0 + o) * RB + r]
+                        Z[zq, r] = W[b0 + o, r]
                     for i in range(fi):
-                        wq = (p + i * fo + o) * RB
-                        aq = (a_in + i * B + j) * RB
+                        wq = p + i * fo + o
+                        aq = a_in + i * B + j
                         for r in range(RB):
-                            Z[zq + r] += W[wq + r] * A[aq + r]
+                            Z[zq, r] += W[wq, r] * A[aq, r]
                 else:
-                    zq += a_out * RB
+                    zq = a_out + o * B + j
                     for r in range(RB):
-                        A[zq + r] = W[(b0 + o) * RB + r]
+                        A[zq, r] = W[b0 + o, r]
                     for i in range(fi):
-                        wq = (p + i * fo + o) * RB
-                        aq = (a_in + i * B + j) * RB
+                        wq = p + i * fo + o
+                        aq = a_in + i * B + j
                         for r in range(RB):
-                            A[zq + r] += W[wq + r] * A[aq + r]
+                            A[zq, r] += W[wq, r] * A[aq, r]
         if last:
-            O = A[a_out * RB:(a_out + fo * B) * RB]
             if output == SOFTMAX:
                 for j in range(B):
                     for r in range(RB):
-                        m[r] = Z[j * RB + r]
+                        m[r] = Z[j, r]
                     for k in range(1, fo):
-                        zk = (k * B + j) * RB
+                        zk = k * B + j
                         for r in range(RB):
-                            m[r] = max(m[r], Z[zk + r])
+                            m[r] = max(m[r], Z[zk, r])
                     for k in range(fo):
-                        zk = (k * B + j) * RB
+                        zk = k * B + j
                         for r in range(RB):
-                            O[zk + r] = _exp(Z[zk + r] - m[r])
+                            A[a_out + zk, r] = _exp(Z[zk, r] - m[r])
                     for r in range(RB):
-                        m[r] = O[j * RB + r]
+                        m[r] = A[a_out + j, r]
                     for k in range(1, fo):
-                        zk = (k * B + j) * RB
+                        zk = a_out + k * B + j
                         for r in range(RB):
-                            m[r] += O[zk + r]
+                            m[r] += A[zk, r]
                     for k in range(fo):
-                        zk = (k * B + j) * RB
+                        zk = a_out + k * B + j
                         for r in range(RB):
-                            O[zk + r] /= m[r]
+                            A[zk, r] /= m[r]
             else:
-                for q in range(fo * B * RB):
-                    O[q] = Z[q]
-                _activate(output, O, fo * B * RB)
+                for q in range(fo * B):
+                    for r in range(RB):
+                        A[a_out + q, r] = Z[q, r]
+                _activate(output, A[a_out:a_out + fo * B].reshape(-1), fo * B * RB)
         else:
-            _activate(hidden, A[a_out * RB:(a_out + fo * B) * RB], fo * B * RB)
+            _activate(hidden, A[a_out:a_out + fo * B].reshape(-1), fo * B * RB)
         p = b0 + fo
         a_in = a_out
 
 
 @_jit_inline
-def _error_term_runs(O, Z, T, order, pos, B, K, loss, output, beta, D, s, ok, RB):
-    """Output deltas of a block of runs (`_error_term_block` per run, run r's targets T[r]
-    at rows order[r, pos + j]); ok[r] &= every delta of run r is finite. Flat arrays."""
+def _error_term_runs(A, ob, Z, T, order, pos, B, K, loss, output, beta, D, s, ok):
+    """Output deltas of a block of runs (`_error_term_block` per run; outputs in A from row
+    ob; run r's targets T[r] at rows order[r, pos + j]); ok[r] &= every delta of run r is finite."""
+    RB = D.shape[1]
     for j in range(B):
         if loss == MSE and output == SOFTMAX:
             for r in range(RB):
                 s[r] = 0.0
             for k in range(K):
-                q = (k * B + j) * RB
+                q = k * B + j
                 for r in range(RB):
-                    o = O[q + r]
+                    o = A[ob + q, r]
                     s[r] += (o - T[r, order[r, pos + j], k]) * o
             for k in range(K):
-                q = (k * B + j) * RB
+                q = k * B + j
                 for r in range(RB):
-                    o = O[q + r]
-                    D[q + r] = o * ((o - T[r, order[r, pos + j], k]) - s[r])
+                    o = A[ob + q, r]
+                    D[q, r] = o * ((o - T[r, order[r, pos + j], k]) - s[r])
         else:
             for k in range(K):
-                q = (k * B + j) * RB
+                q = k * B + j
                 for r in range(RB):
-                    o = O[q + r]
+                    o = A[ob + q, r]
                     e = o - T[r, order[r, pos + j], k]
                     if loss != CE and output != IDENTITY:
                         e *= o * (1.0 - o)
-                    D[q + r] = e
+                    D[q, r] = e
         for r in range(RB):
             if beta[r] != 0.0:
                 if output == SOFTMAX:
                     h = 0.0
                     for k in range(K):
-                        o = O[(k * B + j) * RB + r]
+                        o = A[ob + k * B + j, r]
                         if o > 0.0:
                             h -= o * math.log(o)
                     for k in range(K):
-                        o = O[(k * B + j) * RB + r]
+                        o = A[ob + k * B + j, r]
                         if o > 0.0:
-                            D[(k * B + j) * RB + r] += beta[r] * o * (math.log(o) + h)
+                            D[k * B + j, r] += beta[r] * o * (math.log(o) + h)
                 else:
                     for k in range(K):
-                        q = (k * B + j) * RB + r
-                        o = O[q]
-                        D[q] += beta[r] * o * (1.0 - o) * Z[q]
+                        q = k * B + j
+                        o = A[ob + q, r]
+                        D[q, r] += beta[r] * o * (1.0 - o) * Z[q, r]
     for q in range(K * B):
         for r in range(RB):
-            ok[r] &= np.isfinite(D[q * RB + r])
+            ok[r] &= np.isfinite(D[q, r])
 
 
 @_jit_inline
-def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, RB):
+def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8):
     """Gradients of a block of runs summed over the batch into G (`_backward_block` per run
     with per_sample=False, G zeroed first): the same sums in the same order, chosen by the
-    same shapes. D is overwritten; D2 is scratch; acc (RB,) and s8 (8 RB,) float64. Flat arrays."""
+    same shapes. D is overwritten; D2 is scratch; acc (RB,) and s8 (8, RB) are float64."""
+    RB = W.shape[1]
     L = sizes.shape[0] - 1
-    p_end = W.shape[0] // RB
+    p_end = W.shape[0]
     a_lay = 0
     for l in range(L):
         a_lay += sizes[l] * B
@@ -896,85 +901,83 @@ def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, RB):
         if l > 0:
             for i in range(fi):
                 for j in range(B):
-                    aq = (a_in + i * B + j) * RB
-                    nq = (i * B + j) * RB
+                    aq = a_in + i * B + j
+                    nq = i * B + j
                     if B == 1:  # train_chunk sums one row in a float64 scalar
                         for r in range(RB):
                             acc[r] = 0.0
                         for o in range(fo):
-                            wq = (w0 + i * fo + o) * RB
-                            cq = o * RB
+                            wq = w0 + i * fo + o
                             for r in range(RB):
-                                acc[r] += W[wq + r] * cur[cq + r]
+                                acc[r] += W[wq, r] * cur[o, r]
                         for r in range(RB):
-                            nxt[nq + r] = acc[r] * _activation_slope(hidden, A[aq + r])
+                            nxt[nq, r] = acc[r] * _activation_slope(hidden, A[aq, r])
                     else:
                         for r in range(RB):
-                            nxt[nq + r] = 0.0
+                            nxt[nq, r] = 0.0
                         for o in range(fo):
-                            wq = (w0 + i * fo + o) * RB
-                            cq = (o * B + j) * RB
+                            wq = w0 + i * fo + o
+                            cq = o * B + j
                             for r in range(RB):
-                                nxt[nq + r] += W[wq + r] * cur[cq + r]
+                                nxt[nq, r] += W[wq, r] * cur[cq, r]
                         for r in range(RB):
-                            nxt[nq + r] *= _activation_slope(hidden, A[aq + r])
-        for q in range(w0 * RB, p_end * RB):
-            G[q] = 0.0
+                            nxt[nq, r] *= _activation_slope(hidden, A[aq, r])
+        for q in range(w0, p_end):
+            for r in range(RB):
+                G[q, r] = 0.0
         if B == 1:
             for o in range(fo):
-                gq = (b0 + o) * RB
                 for r in range(RB):
-                    G[gq + r] += cur[o * RB + r]
+                    G[b0 + o, r] += cur[o, r]
             for i in range(fi):
-                aq = (a_in + i) * RB
+                aq = a_in + i
                 for o in range(fo):
-                    gq = (w0 + i * fo + o) * RB
-                    cq = o * RB
+                    gq = w0 + i * fo + o
                     for r in range(RB):
-                        G[gq + r] += A[aq + r] * cur[cq + r]
+                        G[gq, r] += A[aq, r] * cur[o, r]
         else:
             for o in range(fo):
                 for r in range(RB):
                     acc[r] = 0.0
                 for j in range(B):
-                    cq = (o * B + j) * RB
+                    cq = o * B + j
                     for r in range(RB):
-                        acc[r] += cur[cq + r]
-                gq = (b0 + o) * RB
+                        acc[r] += cur[cq, r]
                 for r in range(RB):
-                    G[gq + r] += acc[r]
+                    G[b0 + o, r] += acc[r]
             if fo < NARROW and B >= 2 * NARROW:  # `_dot`: eight partial sums over rows
                 for i in range(fi):
                     for o in range(fo):
-                        for q in range(8 * RB):
-                            s8[q] = 0.0
+                        for q in range(8):
+                            for r in range(RB):
+                                s8[q, r] = 0.0
                         j = 0
                         while j + 8 <= B:
                             for q in range(8):
-                                aq = (a_in + i * B + j + q) * RB
-                                cq = (o * B + j + q) * RB
+                                aq = a_in + i * B + j + q
+                                cq = o * B + j + q
                                 for r in range(RB):
-                                    s8[q * RB + r] += A[aq + r] * cur[cq + r]
+                                    s8[q, r] += A[aq, r] * cur[cq, r]
                             j += 8
                         while j < B:
-                            aq = (a_in + i * B + j) * RB
-                            cq = (o * B + j) * RB
+                            aq = a_in + i * B + j
+                            cq = o * B + j
                             for r in range(RB):
-                                s8[r] += A[aq + r] * cur[cq + r]
+                                s8[0, r] += A[aq, r] * cur[cq, r]
                             j += 1
-                        gq = (w0 + i * fo + o) * RB
+                        gq = w0 + i * fo + o
                         for r in range(RB):
-                            G[gq + r] += ((s8[r] + s8[RB + r]) + (s8[2 * RB + r] + s8[3 * RB + r])) + (
-                                (s8[4 * RB + r] + s8[5 * RB + r]) + (s8[6 * RB + r] + s8[7 * RB + r]))
+                            G[gq, r] += ((s8[0, r] + s8[1, r]) + (s8[2, r] + s8[3, r])) + (
+                                (s8[4, r] + s8[5, r]) + (s8[6, r] + s8[7, r]))
             else:  # `_accumulate_rows` over rows: sequential in j
                 for i in range(fi):
                     for o in range(fo):
-                        gq = (w0 + i * fo + o) * RB
+                        gq = w0 + i * fo + o
                         for j in range(B):
-                            aq = (a_in + i * B + j) * RB
-                            cq = (o * B + j) * RB
+                            aq = a_in + i * B + j
+                            cq = o * B + j
                             for r in range(RB):
-                                G[gq + r] = G[gq + r] + A[aq + r] * cur[cq + r]
+                                G[gq, r] = G[gq, r] + A[aq, r] * cur[cq, r]
         if l > 0:
             cur, nxt = nxt, cur
         p_end = w0
@@ -982,59 +985,51 @@ def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, RB):
 
 
 @_jit_inline
-def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum, ok, RB):
+def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum, ok):
     """`_sgd_update` for a block of runs: hyper (5, RB) per run; ok[r] &= all new values of
-    run r are finite. Flat (P RB,) arrays."""
-    lr = hyper[0]
-    l2 = hyper[1]
-    l1 = hyper[2]
-    wd = hyper[3]
-    momentum = hyper[4]
-    for p in range(W.shape[0] // RB):
-        q = p * RB
+    run r are finite."""
+    RB = W.shape[1]
+    for p in range(W.shape[0]):
         if any_momentum:
             for r in range(RB):
-                w = W[q + r]
-                g = scale * G[q + r] + penalized[q + r] * (l2[r] * w + l1[r] * np.sign(w))
-                if momentum[r] != 0.0:
-                    velocity[q + r] = momentum[r] * velocity[q + r] + g
-                    new[q + r] = w - lr[r] * velocity[q + r] - lr[r] * wd[r] * penalized[q + r] * w
+                w = W[p, r]
+                g = scale * G[p, r] + penalized[p, r] * (hyper[1, r] * w + hyper[2, r] * np.sign(w))
+                if hyper[4, r] != 0.0:
+                    velocity[p, r] = hyper[4, r] * velocity[p, r] + g
+                    new[p, r] = w - hyper[0, r] * velocity[p, r] - hyper[0, r] * hyper[3, r] * penalized[p, r] * w
                 else:
-                    new[q + r] = w - lr[r] * g - lr[r] * wd[r] * penalized[q + r] * w
+                    new[p, r] = w - hyper[0, r] * g - hyper[0, r] * hyper[3, r] * penalized[p, r] * w
         else:
             for r in range(RB):
-                w = W[q + r]
-                g = scale * G[q + r] + penalized[q + r] * (l2[r] * w + l1[r] * np.sign(w))
-                new[q + r] = w - lr[r] * g - lr[r] * wd[r] * penalized[q + r] * w
+                w = W[p, r]
+                g = scale * G[p, r] + penalized[p, r] * (hyper[1, r] * w + hyper[2, r] * np.sign(w))
+                new[p, r] = w - hyper[0, r] * g - hyper[0, r] * hyper[3, r] * penalized[p, r] * w
         for r in range(RB):
-            ok[r] &= np.isfinite(new[q + r])
+            ok[r] &= np.isfinite(new[p, r])
 
 
 @_jit
-def _train_runs_block(W2, velocity2, penalized2, sizes, hidden, output, loss, beta, hyper, X, T, labels,
+def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
                       order, batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
                       stats, layer_norms, state):
     """`train_chunk` for one block of runs (arrays with the run index r innermost; T, order,
     stats, layer_norms and state indexed by run first). state[r] = (records written, step
     that diverged; -1 marks an unused slot)."""
-    P, RB = W2.shape
-    W = W2.reshape(-1)
-    velocity = velocity2.reshape(-1)
-    penalized = penalized2.reshape(-1)
+    P, RB = W.shape
     n = X.shape[0]
     K = sizes[-1]
     units = sizes.sum()
     width = sizes[1:].max()
     steps_per_epoch = (n + batch - 1) // batch
-    A = np.empty(units * batch * RB, W.dtype)
-    Z = np.empty(K * batch * RB, W.dtype)
-    D = np.empty(width * batch * RB, W.dtype)
-    D2 = np.empty(width * batch * RB, W.dtype)
-    G = np.empty(P * RB, W.dtype)
-    new = np.empty(P * RB, W.dtype)
+    A = np.empty((units * batch, RB), W.dtype)
+    Z = np.empty((K * batch, RB), W.dtype)
+    D = np.empty((width * batch, RB), W.dtype)
+    D2 = np.empty((width * batch, RB), W.dtype)
+    G = np.empty((P, RB), W.dtype)
+    new = np.empty((P, RB), W.dtype)
     m = np.empty(RB, W.dtype)
     acc = np.empty(RB)
-    s8 = np.empty(8 * RB)
+    s8 = np.empty((8, RB))
     ok = np.empty(RB, np.bool_)
     live = np.empty(RB, np.bool_)
     vec = np.empty(P, W.dtype)
@@ -1058,19 +1053,19 @@ def _train_runs_block(W2, velocity2, penalized2, sizes, hidden, output, loss, be
                 for j in range(B):
                     row = order[r, pos + j]
                     for i in range(sizes[0]):
-                        A[(i * B + j) * RB + r] = X[row, i]
-            _forward_runs(W, sizes, hidden, output, B, A, Z, m, RB)
-            ob = _output_offset(sizes, B)
+                        A[i * B + j, r] = X[row, i]
+            _forward_runs(W, sizes, hidden, output, B, A, Z, m)
             for r in range(RB):
                 ok[r] = live[r]
-            _error_term_runs(A[ob * RB:(ob + K * B) * RB], Z, T, order, pos, B, K, loss, output, beta, D, acc, ok, RB)
-            _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, RB)
-            _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, ok, RB)
+            _error_term_runs(A, _output_offset(sizes, B), Z, T, order, pos, B, K, loss,
+                             output, beta, D, acc, ok)
+            _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8)
+            _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, ok)
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
                 for r in range(RB):
                     if ok[r]:
                         for p in range(P):
-                            vec[p] = new[p * RB + r]
+                            vec[p] = new[p, r]
                         rec = state[r, 0]
                         record(vec, sizes, hidden, output, loss, X, T[r], labels, Xt, Tt, labels_t, no_traced,
                                rec, stats[r], layer_norms[r], no_traces)
@@ -1080,7 +1075,7 @@ def _train_runs_block(W2, velocity2, penalized2, sizes, hidden, output, loss, be
                             ok[r] = False
             for p in range(P):
                 for r in range(RB):
-                    W[p * RB + r] = new[p * RB + r] if ok[r] else W[p * RB + r]
+                    W[p, r] = new[p, r] if ok[r] else W[p, r]
             for r in range(RB):
                 if live[r] and not ok[r]:
                     state[r, 1] = step + 1
