@@ -74,9 +74,10 @@ def figure(ctx):
         row = path[path["step"] == s].iloc[0]
         _boundary(ax, row[["w0", "w1", "b"]].to_numpy(float), lim, color=color, ls=":", lw=1.4,
                   label=f"GD at step {s:,}")
-    ax.set(xlim=lim, ylim=(X[:, 1].min() - 0.3, X[:, 1].max() + 0.3), xlabel="x0 (standardised)",
+    # room below the data for the legend (the boundaries leave the panel on the left there)
+    ax.set(xlim=lim, ylim=(X[:, 1].min() - 2.6, X[:, 1].max() + 0.3), xlabel="x0 (standardised)",
            ylabel="x1 (standardised)", title="Data and decision boundaries")
-    ax.legend(loc="lower left", fontsize=7)
+    ax.legend(loc="lower right", fontsize=7, ncol=2)
 
     ax = axes[0, 1]
     p = path[path["step"] > 0]
@@ -102,8 +103,8 @@ def figure(ctx):
     ax.yaxis.set_major_formatter(ticker.ScalarFormatter())
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_yticks([2, 3, 5, 10, 20, 40])
-    fig.suptitle(f"Logistic regression, full-batch GD (lr {LR:g}) on separable blobs (n = {len(y)}): "
-                 "the slope of ||[w, b]|| against ln t approaches ||w_hat||", fontsize=9)
+    fig.suptitle(f"C6: logistic regression by full-batch GD (lr {LR:g}) on separable blobs (n = {len(y)}), "
+                 "against the max-margin separator w_hat", fontsize=9)
 
     settings = dict(data=dict(name="gl.datasets.blobs", **DATA, standardized=True), net=dict(sizes=[2, 1],
                     output="sigmoid", loss="ce", seed=NET_SEED), lr=LR, batch="full", steps=int(path["step"].iloc[-1]),

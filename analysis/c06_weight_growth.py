@@ -149,7 +149,7 @@ def _draw(ax, bands, label_, color, ls="-", text=None):
 
 
 def _growth_text(table, dataset, kind, column, end, value=None):
-    return f"{100 * mean_of(table, dataset, kind, f'growth_{column}_{end}', value):+.0f}%"
+    return f"{int(round(100 * mean_of(table, dataset, kind, f'growth_{column}_{end}', value))):+d}%"
 
 
 def figure_c6(ctx, histories, table, ends):
@@ -178,8 +178,8 @@ def figure_c6(ctx, histories, table, ends):
     for ax in axes:
         ax.set(xscale="log", xlabel="SGD steps (batch 1)", ylabel="weight norm ||W||")
         ax.legend(loc="upper left", fontsize=7)
-    fig.suptitle("C6: with hard targets the norm keeps growing where the model separates the data and stays "
-                 f"bounded where it cannot (mean and range over {st['seeds']} seeds; growth over the last decade)",
+    fig.suptitle("C6: weight norms with hard targets on data the model separates (Iris and blobs nets; linear: separable "
+                 f"blobs) and on data it cannot (linear: overlapping blobs, XOR); mean and range over {st['seeds']} seeds",
                  fontsize=9)
     return save_figure(ctx, fig, "c06_weight_norms", {"bands": pd.concat(parts, ignore_index=True), "runs": table},
                        _settings(ctx))
@@ -260,7 +260,8 @@ def figure_gap_accuracy(ctx, table, optimum):
     ax.set_xticks(x, order, rotation=40, ha="right", fontsize=7)
     ax.set(ylabel="test accuracy at the end", title="Test accuracy (mean and range over seeds)", ylim=(0.75, 1.01))
     ax.legend(loc="lower left")
-    fig.suptitle("C7: LS nets end at the per-sample optimum's logit gap; accuracy of every setting", fontsize=9)
+    fig.suptitle("C7: logit gap at the last step against the per-sample optimum under LS; test accuracy of every "
+                 "setting", fontsize=9)
     return save_figure(ctx, fig, "c07_gap_accuracy", {"gaps": pd.DataFrame(rows), "runs": table}, _settings(ctx))
 
 

@@ -81,7 +81,7 @@ def figure(ctx, histories, table):
                     (c06.label("ls", a), style.COLORS["ls"], LS_STYLES[a]) for a in SMOOTHING]:
                 b = bands[bands["group"] == lab]
                 g = sub[sub["label"] == lab][end].mean()
-                line = style.band(ax, b["step"], b["mean"], b["lo"], b["hi"], color, f"{lab} ({100 * g:+.0f}% last decade)",
+                line = style.band(ax, b["step"], b["mean"], b["lo"], b["hi"], color, f"{lab} ({int(round(100 * g)):+d}% last decade)",
                                   alpha=0.15)
                 line.set_linestyle(ls)
             ax.set(xscale="log", title=title, ylabel="norm ||W||" if column == "weight_norm" else "layer norm ||W_l||")
@@ -102,7 +102,8 @@ def figure(ctx, histories, table):
         ax.set(ylabel="Iris test accuracy at the end", title=f"Iris accuracy: MSE-{output} vs CE-softmax", ylim=(0.75, 1.01))
     for ax in axes[1, :3]:
         ax.set(xlabel="SGD steps (batch 1)")
-    fig.suptitle(f"C10: label smoothing with MSE (lr {c06.LR:g}, batch 1; mean and range over {st['seeds']} seeds)",
+    fig.suptitle(f"C10: weight norms and accuracy with MSE, hard targets and LS (lr {c06.LR:g}, batch 1; mean and range "
+                 f"over {st['seeds']} seeds)",
                  fontsize=9)
     settings = dict(c06._settings(ctx), loss=["mse", "ce (baseline)"], outputs=OUTPUTS, smoothing=SMOOTHING,
                     ce_baseline_smoothing=CE_BASELINE, models={"Iris": "4-7-3 tanh net", "separable blobs": "linear [4, 3]"})
