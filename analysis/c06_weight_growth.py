@@ -66,7 +66,9 @@ def label(kind, value):
 
 
 def sweep(ctx, name, grid, data):
-    """Run (or load from ctx.runs) ``grid`` on ``data``; returns (history, runs table) of the grid's runs."""
+    """Run (or load from ctx.runs) ``grid`` on ``data``. Returns the history of the grid's runs, a
+    table with one row per run (settings, last record, saturated share of hidden activations) and
+    the arrays trained on (X_train, y_train, X_test, y_test)."""
     out = Path(ctx.runs) / f"c06_{name.replace(' ', '_').lower()}"
     if ctx.fresh:
         shutil.rmtree(out, ignore_errors=True)
@@ -306,11 +308,10 @@ def c6_result(table, separable_lp, ends, soudry, figures):
                  soudry_angle_last_deg="angle at the last step", soudry_ratio_approaching="|1 - ratio| fell every decade",
                  soudry_angle_decreasing="the angle fell every decade")
     numbers += [Number(k, v, units.get(k, ""), notes.get(k, "")) for k, v in soudry.items()]
-    values = {n.name: n.value for n in numbers}
     verdict, reason = rules.reapply("rule_c6", numbers)
     return ClaimResult("C6", "Hard targets and growing weights",
                        "With hard targets the true-class error term never changes sign, so the weights keep growing "
-                       "and can become very large.", verdict, reason, numbers, figures, "rule_c6"), values
+                       "and can become very large.", verdict, reason, numbers, figures, "rule_c6")
 
 
 def c7_result(table, ends, optimum, figures):
@@ -361,7 +362,7 @@ def run(ctx):
     mm_files, soudry = max_margin.figure(ctx)
     f6 = figure_c6(ctx, histories, table, ends)[0]
     f7 = [figure_c7(ctx, histories, table)[0], figure_gap_accuracy(ctx, table, optimum)[0]]
-    c6, _ = c6_result(table, separable_lp, ends, soudry, [f6, mm_files[0]])
+    c6 = c6_result(table, separable_lp, ends, soudry, [f6, mm_files[0]])
     c7 = c7_result(table, ends, optimum, f7 + [f6])
     return [c6, c7]
 
