@@ -197,13 +197,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         except ValueError as err:
             raise ValueError(f"random_state must be an int, a numpy RandomState or None; got {rs!r}") from err
 
-    # ------------------------------------------------------------------ scikit-learn protocol
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
-        return tags
+    # ------------------------------------------------------------------ pickling
 
     def __setstate__(self, state):
         # net_.weights / biases are views of net_.params; pickle stores them as separate

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from gradlab import cli
+from gradlab.csvdata import load_csv
 
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -101,6 +102,17 @@ def test_train_on_a_csv_with_string_labels(tmp_path):
     assert "[2, 1], tanh hidden, sigmoid output (one unit for 2 classes)" in done.stdout
 
 
+def test_load_csv_reads_what_a_spreadsheet_writes(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("\ufeff x1 , label ,x2\n\n1.5, b ,-2\n2,a,3e-1\n\n")  # BOM, spaces, blank lines
+    X, y, features, label = load_csv(path, label="label")
+    np.testing.assert_array_equal(X, [[1.5, -2.0], [2.0, 0.3]])
+    assert y.tolist() == ["b", "a"] and features == ["x1", "x2"] and label == "label"
+    path.write_text("a,b,class\n0.1,0.2,1\n0.3,0.4,0\n0.5,0.6,1.0\n")  # default: the last column
+    X, y, _, label = load_csv(path)
+    assert label == "class" and y.dtype == np.int64 and y.tolist() == [1, 0, 1]
+
+
 BAD_CSV = {
     "missing.csv": ("a,b,y\n1,2,x\n3,,y\n", "missing value in data row 2, column 'b'"),
     "text.csv": ("a,b,y\n1,2,x\n3,four,y\n", "non-numeric cell 'four' in data row 2, column 'b'"),
@@ -108,6 +120,9 @@ BAD_CSV = {
     "empty.csv": ("", "the file is empty"),
     "header_only.csv": ("a,b,y\n", "no data rows"),
     "ragged.csv": ("a,b,y\n1,2,x\n3,4\n", "data row 2 has 2 cells, the header has 3"),
+    "uci_marker.csv": ("a,b,y\n1,?,x\n3,4,y\n", "missing value in data row 1, column 'b'"),
+    "infinite.csv": ("a,b,y\n1,2,x\n-inf,4,y\n", "non-finite cell '-inf' in data row 2, column 'a'"),
+    "no_label.csv": ("a,b,y\n1,2,,\n", "data row 1 has 4 cells"),
 }
 
 
