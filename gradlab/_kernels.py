@@ -781,20 +781,38 @@ def _forward_runs(W, sizes, hidden, output, B, A, Z, m):
                     zq = o * B + j
                     for r in range(RB):
                         Z[zq, r] = W[b0 + o, r]
-                    for i in range(fi):
+                    i = 0
+                    while i + 4 <= fi:
+                        wq = p + i * fo + o
+                        aq = a_in + i * B + j
+                        for r in range(RB):
+                            Z[zq, r] = (((Z[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + B, r])
+                                        + W[wq + 2 * fo, r] * A[aq + 2 * B, r]) + W[wq + 3 * fo, r] * A[aq + 3 * B, r]
+                        i += 4
+                    while i < fi:
                         wq = p + i * fo + o
                         aq = a_in + i * B + j
                         for r in range(RB):
                             Z[zq, r] += W[wq, r] * A[aq, r]
+                        i += 1
                 else:
                     zq = a_out + o * B + j
                     for r in range(RB):
                         A[zq, r] = W[b0 + o, r]
-                    for i in range(fi):
+                    i = 0
+                    while i + 4 <= fi:  # four terms per pass, added in the same order
+                        wq = p + i * fo + o
+                        aq = a_in + i * B + j
+                        for r in range(RB):
+                            A[zq, r] = (((A[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + B, r])
+                                        + W[wq + 2 * fo, r] * A[aq + 2 * B, r]) + W[wq + 3 * fo, r] * A[aq + 3 * B, r]
+                        i += 4
+                    while i < fi:
                         wq = p + i * fo + o
                         aq = a_in + i * B + j
                         for r in range(RB):
                             A[zq, r] += W[wq, r] * A[aq, r]
+                        i += 1
         if last:
             if output == SOFTMAX:
                 for j in range(B):
@@ -985,25 +1003,38 @@ def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8):
 
 
 @_jit_inline
-def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum, ok):
+def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum, any_penalty, ok):
     """`_sgd_update` for a block of runs: hyper (5, RB) per run; ok[r] &= all new values of
-    run r are finite."""
+    run r are finite.
+
+    Without penalties or decay in the block (l2 = l1 = weight_decay = 0 for every run) the
+    update is w - lr scale g: the same bits, since the penalty terms are then signed zeros
+    added to values that are never -0.0 (gradients are sums started at +0.0, and parameters
+    start at +0.0 or non-zero, and x - x is +0.0)."""
     RB = W.shape[1]
+    lr = hyper[0]
+    l2 = hyper[1]
+    l1 = hyper[2]
+    wd = hyper[3]
+    momentum = hyper[4]
     for p in range(W.shape[0]):
         if any_momentum:
             for r in range(RB):
                 w = W[p, r]
-                g = scale * G[p, r] + penalized[p, r] * (hyper[1, r] * w + hyper[2, r] * np.sign(w))
-                if hyper[4, r] != 0.0:
-                    velocity[p, r] = hyper[4, r] * velocity[p, r] + g
-                    new[p, r] = w - hyper[0, r] * velocity[p, r] - hyper[0, r] * hyper[3, r] * penalized[p, r] * w
+                g = scale * G[p, r] + penalized[p, r] * (l2[r] * w + l1[r] * np.sign(w))
+                if momentum[r] != 0.0:
+                    velocity[p, r] = momentum[r] * velocity[p, r] + g
+                    new[p, r] = w - lr[r] * velocity[p, r] - lr[r] * wd[r] * penalized[p, r] * w
                 else:
-                    new[p, r] = w - hyper[0, r] * g - hyper[0, r] * hyper[3, r] * penalized[p, r] * w
-        else:
+                    new[p, r] = w - lr[r] * g - lr[r] * wd[r] * penalized[p, r] * w
+        elif any_penalty:
             for r in range(RB):
                 w = W[p, r]
-                g = scale * G[p, r] + penalized[p, r] * (hyper[1, r] * w + hyper[2, r] * np.sign(w))
-                new[p, r] = w - hyper[0, r] * g - hyper[0, r] * hyper[3, r] * penalized[p, r] * w
+                g = scale * G[p, r] + penalized[p, r] * (l2[r] * w + l1[r] * np.sign(w))
+                new[p, r] = w - lr[r] * g - lr[r] * wd[r] * penalized[p, r] * w
+        else:
+            for r in range(RB):
+                new[p, r] = W[p, r] - lr[r] * (scale * G[p, r])
         for r in range(RB):
             ok[r] &= np.isfinite(new[p, r])
 
@@ -1036,9 +1067,13 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     no_traced = np.empty(0, np.int64)
     no_traces = np.empty((stats.shape[1], 0, 0), W.dtype)
     any_momentum = False
+    any_penalty = False
+    in_spare = False  # whether W is currently the spare buffer (new and W swap every step)
+    alive = True
     for r in range(RB):
         live[r] = state[r, 1] == 0
         any_momentum |= hyper[4, r] != 0.0
+        any_penalty |= hyper[1, r] != 0.0 or hyper[2, r] != 0.0 or hyper[3, r] != 0.0
     step = step0
     for e in range(n_epochs):
         for b in range(steps_per_epoch):
@@ -1046,7 +1081,7 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
             for r in range(RB):
                 alive |= live[r]
             if not alive:
-                return
+                break
             B = min(batch, n - b * batch)
             pos = e * n + b * batch
             for r in range(RB):
@@ -1060,7 +1095,7 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
             _error_term_runs(A, _output_offset(sizes, B), Z, T, order, pos, B, K, loss,
                              output, beta, D, acc, ok)
             _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8)
-            _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, ok)
+            _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, any_penalty, ok)
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
                 for r in range(RB):
                     if ok[r]:
@@ -1073,14 +1108,23 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
                             state[r, 0] += 1
                         else:
                             ok[r] = False
-            for p in range(P):
-                for r in range(RB):
-                    W[p, r] = new[p, r] if ok[r] else W[p, r]
-            for r in range(RB):
-                if live[r] and not ok[r]:
-                    state[r, 1] = step + 1
-                    live[r] = False
+            for r in range(RB):  # runs whose step failed keep the parameters it started from
+                if not ok[r]:
+                    for p in range(P):
+                        new[p, r] = W[p, r]
+                    if live[r]:
+                        state[r, 1] = step + 1
+                        live[r] = False
+            W, new = new, W
+            in_spare = not in_spare
             step += 1
+        if not alive:
+            break
+    if in_spare:
+        spare = new  # the caller's array, after the last swap
+        for p in range(P):
+            for r in range(RB):
+                spare[p, r] = W[p, r]
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
