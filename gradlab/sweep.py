@@ -286,7 +286,10 @@ class SweepResult:
     @property
     def final(self):
         """One row per run: every setting, then the last record's statistics, per-layer norms,
-        NLL and ECE (15 bins) of the final net on the training and test rows, and diverged_at."""
+        NLL and ECE (15 bins) of the final net on the training and test rows, and diverged_at.
+
+        NLL and ECE need the outputs to be a distribution over classes: softmax, or one sigmoid
+        unit (binary); they are NaN for identity outputs and for several sigmoid units."""
         from . import metrics
         from .grads import forward
         rows = []
@@ -301,8 +304,8 @@ class SweepResult:
             plan = self.plans[k]
             for part, X, labels in (("train", plan.X, plan.labels), ("test", plan.Xt, plan.labels_t)):
                 probs = forward(h.net, X)
-                if plan.net.output == "identity":
-                    row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan
+                if plan.net.output == "identity" or (plan.net.output == "sigmoid" and probs.shape[1] > 1):
+                    row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan  # outputs are not one distribution
                 else:
                     row[f"{part}_nll"] = metrics.nll(probs, labels)
                     row[f"{part}_ece"] = metrics.ece(probs, labels)

@@ -317,3 +317,14 @@ def test_dask_killed_worker_loses_no_finished_run(tmp_path, iris_split, monkeypa
     for k in range(len(grid)):
         _same_history(rerun.run(k), local.run(k))
     assert saved <= set(files.glob("block-*.npz"))
+
+
+def test_final_for_sigmoid_and_identity_outputs(iris_split):
+    grid = gl.Grid(loss=["mse"], output=["sigmoid", "identity"], seed=[0], sizes=[[4, 3]], epochs=[1])
+    f = gl.sweep(grid, iris_split).final
+    assert f["test_nll"].isna().all() and f["test_ece"].isna().all()
+    assert f["test_acc"].notna().all()
+    Xtr, ytr, Xte, yte = iris_split
+    binary = (Xtr, (ytr == 0).astype(np.int64), Xte, (yte == 0).astype(np.int64))
+    fb = gl.sweep(gl.Grid(output=["sigmoid"], seed=[0], sizes=[[4, 1]], epochs=[2]), binary).final
+    assert np.isfinite(fb.loc[0, "test_nll"]) and 0 <= fb.loc[0, "test_ece"] <= 1
