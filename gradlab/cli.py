@@ -249,6 +249,30 @@ def bench(args):
     return subprocess.run(command).returncode
 
 
+# ---------------------------------------------------------------- gradlab sweep
+
+
+def sweep(args):
+    """``gradlab sweep GRID.toml``: train every run of the grid; write final.csv and history.csv
+    into --out and print the mean test metrics over seeds of each setting."""
+    from .grid import KEYS, Grid
+    from .sweep import sweep as run_sweep
+    grid = Grid.from_toml(args.grid)
+    X, y, description = _training_data(args.data, args.label)
+    out = Path(args.out)
+    res = run_sweep(grid, (X, y), test_size=args.test_size, record_every=args.record_every, out=out,
+                    extend=args.extend, scheduler=args.scheduler, progress=args.progress)
+    final, history = res.final, res.history
+    final.to_csv(out / "final.csv", index=False)
+    history.to_csv(out / "history.csv", index=False)
+    varying = [c for c in KEYS if c != "seed" and c in final and final[c].nunique() > 1]
+    table = final.groupby(varying or (lambda _: "all"), dropna=False)[["test_acc", "test_nll", "weight_norm"]]
+    print(f"{len(final)} runs on {description}; mean over seeds:")
+    print(table.mean().to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"wrote {out / 'final.csv'} and {out / 'history.csv'}")
+    return 0
+
+
 # ---------------------------------------------------------------- the parser
 
 
@@ -310,6 +334,26 @@ def build_parser():
     p.add_argument("--quick", action="store_true", help="a smoke run: 5 rounds, no fresh processes")
     p.add_argument("--only", metavar="NAME", help="only workloads whose name contains NAME")
     p.set_defaults(func=bench)
+
+    p = sub.add_parser("sweep", help="train every run of a TOML grid of settings x seeds, resumable",
+                       description="Train every run of a grid (TOML: top-level keys form one product, each "
+                                   "[[grid]] table another, joined as a union) with gradlab.sweep. Finished "
+                                   "runs are kept in --out; running again resumes. Writes final.csv and "
+                                   "history.csv there.")
+    p.add_argument("grid", help="TOML grid file; keys as gradlab.Grid (sizes, smoothing, l2, seed, ...)")
+    p.add_argument("--out", required=True, help="folder for the results (created; reused to resume)")
+    p.add_argument("--data", default="iris", help=f"{' or '.join(DATASETS)}, or a CSV file (default: iris)")
+    p.add_argument("--label", help="CSV: the label column's name (default: the last column)")
+    p.add_argument("--test-size", type=_number(0.0, 1.0, low_open=True, high_open=True), default=0.2,
+                   metavar="FRACTION", help="share of rows held out, stratified (default: 0.2)")
+    p.add_argument("--record-every", type=_number(low=1, kind=int), default=100, metavar="UPDATES",
+                   help="record every this many updates (default: 100)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://host:8786 (default: "
+                   "train here on all cores)")
+    p.add_argument("--extend", action="store_true", help="add the grid's new runs to a sweep already in --out")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar")
+    p.set_defaults(func=sweep)
 
     from .report import runner as report_runner
     p = sub.add_parser("report", help="run the analysis scripts; write REPORT.md and report.json")

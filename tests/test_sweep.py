@@ -328,3 +328,34 @@ def test_final_for_sigmoid_and_identity_outputs(iris_split):
     binary = (Xtr, (ytr == 0).astype(np.int64), Xte, (yte == 0).astype(np.int64))
     fb = gl.sweep(gl.Grid(output=["sigmoid"], seed=[0], sizes=[[4, 1]], epochs=[2]), binary).final
     assert np.isfinite(fb.loc[0, "test_nll"]) and 0 <= fb.loc[0, "test_ece"] <= 1
+
+
+def _gradlab(*args, cwd):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "gradlab", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def test_cli_sweep(tmp_path):
+    import pandas as pd
+    grid = tmp_path / "grid.toml"
+    grid.write_text('sizes = [4, 7, 3]\nepochs = 2\nsmoothing = [0.0, 0.1]\nseed = [0, 1]\n')
+    done = _gradlab("sweep", grid, "--out", tmp_path / "out", "--record-every", 50, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "4 runs on iris" in done.stdout
+    final = pd.read_csv(tmp_path / "out" / "final.csv")
+    assert len(final) == 4 and {"smoothing", "seed", "test_acc", "test_ece"} <= set(final.columns)
+    assert (tmp_path / "out" / "history.csv").stat().st_size > 0
+    direct = gl.sweep(gl.Grid.from_toml(grid), gl.datasets.iris(), record_every=50).final
+    np.testing.assert_array_equal(final["weight_norm"].to_numpy(), direct["weight_norm"].to_numpy())
+    (tmp_path / "good.toml").write_text('sizes = [4, 3]\n')
+    grid.write_text('sizes = [4, 7, 3]\nsmoothing = [1.5]\n')
+    for args, words in [(("sweep", grid, "--out", tmp_path / "o2"), "Grid key 'smoothing'"),
+                        (("sweep", tmp_path / "nope.toml", "--out", tmp_path / "o3"), "does not exist"),
+                        (("sweep", tmp_path / "good.toml", "--out", tmp_path / "o4", "--data", "mnist"),
+                         "unknown data set")]:
+        bad = _gradlab(*args, cwd=tmp_path)
+        assert bad.returncode != 0
+        lines = bad.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0] and "Traceback" not in bad.stderr
