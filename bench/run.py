@@ -5,6 +5,8 @@
     python bench/run.py --quick         # fewer rounds, no fresh-process timings (smoke test)
     python bench/run.py --only iris     # workloads whose name contains "iris"
     python bench/run.py --only train    # the training workloads W1-W3 (bench/training.py)
+    python bench/run.py --only W4       # the sweep workload W4 (bench/sweep.py; its parallel
+                                        # efficiency and scaling: python bench/sweep.py)
     python bench/run.py --threads 1     # a single pass with every library pinned to 1 thread
 
 The machinery is in harness.py; workloads live in their own modules listed in MODULES,
@@ -18,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-MODULES = ["per_sample", "training"]  # workload modules, each exposing WORKLOADS
+MODULES = ["per_sample", "training", "sweep"]  # workload modules, each exposing WORKLOADS
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "NUMBA_NUM_THREADS", "BLIS_NUM_THREADS")
