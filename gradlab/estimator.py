@@ -72,11 +72,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, reset=True, dtype=(np.float64, np.float32))
         classes, y_index = self._classes(y)
         epochs, seed = self._epochs(), self._seed()
-        self.classes_ = classes
-        net = MLP(self._sizes(X.shape[1]), hidden=self.activation, output=self._output(),
-                  seed=seed, dtype=self._dtype())
-        self._run(net, X, y_index, epochs, seed)
-        self._seed_, self.n_iter_ = seed, epochs
+        history = self._train(self._new_net(X.shape[1], classes.size, seed), X, y_index, epochs, seed)
+        self.classes_, self._seed_, self.n_iter_ = classes, seed, epochs
+        self._set_history(history)
         return self
 
     def partial_fit(self, X, y, classes=None):
@@ -94,23 +92,20 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         if first:
             all_classes, _ = self._classes(classes)
+            seed, n_iter = self._seed(), 0
+            net = self._new_net(X.shape[1], all_classes.size, seed)
         else:
-            all_classes = self.classes_
+            all_classes, seed, n_iter, net = self.classes_, self._seed_, self.n_iter_, self.net_
             if classes is not None and not np.array_equal(np.unique(classes), all_classes):
                 raise ValueError(f"classes={classes!r} differs from the classes of the first call, "
                                  f"{all_classes!r}")
         unknown = ~np.isin(y, all_classes)
         if unknown.any():
             raise ValueError(f"y holds labels that are not in classes: {np.unique(y[unknown])!r}")
-        if first:
-            seed = self._seed()
-            self.classes_ = all_classes
-            self._set_net(MLP(self._sizes(X.shape[1]), hidden=self.activation, output=self._output(),
-                              seed=seed, dtype=self._dtype()))
-            self._seed_, self.n_iter_ = seed, 0
-        call_seed = int(np.random.SeedSequence([self._seed_, self.n_iter_]).generate_state(1)[0])
-        self._run(self.net_, X, np.searchsorted(self.classes_, y), 1, call_seed)
-        self.n_iter_ += 1
+        call_seed = int(np.random.SeedSequence([seed, n_iter]).generate_state(1)[0])
+        history = self._train(net, X, np.searchsorted(all_classes, y), 1, call_seed)
+        self.classes_, self._seed_, self.n_iter_ = all_classes, seed, n_iter + 1
+        self._set_history(history)
         return self
 
     def _classes(self, y):
@@ -118,19 +113,31 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         classes, index = np.unique(y, return_inverse=True)
         if classes.size < 2:
-            raise ValueError(f"y has only one class ({classes[0]!r}); a classifier needs at least 2 classes")
+            raise ValueError(f"y has only one class ({classes.tolist()[0]!r}); a classifier needs at least 2 "
+                             "classes")
         return classes, index
 
-    def _run(self, net, X, y_index, epochs, seed):
+    def _new_net(self, n_features, n_classes, seed):
+        """[d, *hidden, K] with K softmax outputs, or one sigmoid output for two classes."""
+        _checks.choice("activation", self.activation, HIDDEN_ACTIVATIONS)
+        return MLP([n_features, *self._hidden(), 1 if n_classes == 2 else n_classes], hidden=self.activation,
+                   output="sigmoid" if n_classes == 2 else "softmax", seed=seed,
+                   dtype=_checks.float_dtype("dtype", self.dtype))
+
+    def _train(self, net, X, y_index, epochs, seed):
+        """`gradlab.train` with this estimator's settings, one record per epoch."""
         n, batch = X.shape[0], self.batch_size
         batch = n if batch is None else min(_checks.integer("batch_size", batch, low=1), n)
-        self.history_ = train(
+        return train(
             net, X.astype(net.dtype, copy=False), y_index, loss=self.loss,
             smoothing=_checks.fraction("label_smoothing", self.label_smoothing),
             l2=self.l2, l1=self.l1, weight_decay=self.weight_decay,
             confidence_penalty=self.confidence_penalty, lr=self.lr, momentum=self.momentum,
             batch_size=batch, epochs=epochs, seed=seed, record_every=-(-n // batch), progress=False)
-        self._set_net(self.history_.net)
+
+    def _set_history(self, history):
+        self.history_ = history
+        self._set_net(history.net)
 
     def _set_net(self, net):
         self.net_ = net
@@ -163,23 +170,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ parameters
 
-    def _sizes(self, n_features):
+    def _hidden(self):
         hidden = self.hidden
         if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
             hidden = (hidden,)
         try:
-            hidden = [_checks.integer("hidden", h, low=1) for h in hidden]
+            return [_checks.integer("hidden", h, low=1) for h in hidden]
         except TypeError as err:
             raise TypeError(f"hidden must be a sequence of positive layer widths; got {self.hidden!r}") from err
-        K = self.classes_.size
-        return [n_features, *hidden, 1 if K == 2 else K]
-
-    def _output(self):
-        _checks.choice("activation", self.activation, HIDDEN_ACTIVATIONS)
-        return "sigmoid" if self.classes_.size == 2 else "softmax"
-
-    def _dtype(self):
-        return _checks.float_dtype("dtype", self.dtype)
 
     def _epochs(self):
         return _checks.integer("epochs", self.epochs, low=1)

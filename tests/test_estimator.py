@@ -178,6 +178,11 @@ def test_bad_parameters_fail_at_fit_naming_the_parameter(iris, param, value, err
     clf = gl.MLPClassifier(**{"epochs": 1, param: value})  # scikit-learn: __init__ never validates
     with pytest.raises(error, match=match):
         clf.fit(X, y)
+    assert not hasattr(clf, "classes_")  # a failed fit leaves the estimator unfitted
+    if param != "epochs":  # partial_fit runs one epoch whatever epochs says
+        with pytest.raises(error, match=match):
+            clf.partial_fit(X, y, classes=[0, 1, 2])
+        assert not hasattr(clf, "classes_")
 
 
 def test_import_gradlab_does_not_need_sklearn():
