@@ -108,7 +108,7 @@ def _history_frame(hist):
 
 
 def _summary_table(hist):
-    rows = [("train loss", "train_loss"), ("train accuracy", "train_acc"), ("test loss", "test_loss"),
+    rows = [("train loss (against t')", "train_loss"), ("train accuracy", "train_acc"), ("test loss", "test_loss"),
             ("test accuracy", "test_acc"), ("weight norm (all weights)", "weight_norm"),
             ("logit gap (true - best other)", "logit_gap"), ("share past target t'", "past_target")]
     fmt = lambda v: "-" if not math.isfinite(v) else f"{v:.4f}" if abs(v) < 1e5 else f"{v:.4g}"

@@ -76,14 +76,15 @@ def test_train_on_iris_writes_history_and_plot(tmp_path):
     assert "[4, 5, 3]" in out and "20 epochs = 2400 updates" in out
     table = {line.split("|")[1].strip(): line.split("|")[2:4] for line in out.splitlines()
              if line.startswith("| ") and "measure" not in line}
-    assert set(table) >= {"train loss", "test accuracy", "weight norm (all weights)"}
+    assert set(table) >= {"train loss (against t')", "test accuracy", "weight norm (all weights)"}
     assert float(table["test accuracy"][1]) >= 0.9
     frame = pd.read_csv(history)
     assert frame.shape[0] == 21 and frame["step"].iloc[-1] == 2400
     assert list(frame.columns[:4]) == ["step", "weight_norm", "layer1_norm", "layer2_norm"]
     np.testing.assert_allclose(frame["weight_norm"], np.hypot(frame["layer1_norm"], frame["layer2_norm"]),
                                rtol=1e-12)
-    assert f"{float(table['train loss'][1]):.4f}" == f"{frame['train_loss'].iloc[-1]:.4f}"
+    final_train_loss = float(table["train loss (against t')"][1])
+    assert f"{final_train_loss:.4f}" == f"{frame['train_loss'].iloc[-1]:.4f}"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     meta = json.loads(plot.with_suffix(".json").read_text())
     assert meta["settings"]["smoothing"] == 0.1 and meta["settings"]["data"] == "iris"
