@@ -370,8 +370,12 @@ def _sgd_update(params, new, grad_sum, scale, velocity, penalized, hyper):
 
 
 @_jit_inline
-def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g):
+def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g, extra, use_extra):
     """Back-propagate output deltas D (K x B) through the block in A.
+
+    With ``use_extra``, ``extra`` (H x B, H the last hidden layer's width) is added to the
+    back-propagated delta of the last hidden layer before its activation slope: the
+    hidden-target term lam (a_L - p) of `_hidden_target_block`.
 
     delta_{l-1} = (delta_l W_l^T) * act'(a_{l-1});  dL/dW_l = a_{l-1}^T delta_l,  dL/db_l = delta_l.
     per_sample: G[j, p] = dL_j/dtheta_p (G is the block's B x P rows).
@@ -394,11 +398,14 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g):
         b0 = p_end - fo
         w0 = b0 - fi * fo
         a_in = a_lay - fi * B
+        add = use_extra and l == L - 1
         if l > 0 and B == 1:
             for i in range(fi):
                 acc = 0.0
                 for o in range(fo):
                     acc += params[w0 + i * fo + o] * cur[o]
+                if add:
+                    acc += extra[i]
                 nxt[i] = acc * _activation_slope(hidden, A[a_in + i])
         elif l > 0:
             for i in range(fi):
@@ -407,6 +414,9 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g):
                 for j in range(B):
                     nx[j] = 0.0
                 _accumulate_rows(nx, params, w0 + i * fo, 1, cur, 0, B, fo)
+                if add:
+                    for j in range(B):
+                        nx[j] += extra[i * B + j]
                 for j in range(B):
                     nx[j] *= _activation_slope(hidden, a[j])
         if per_sample and fo < NARROW:  # narrow layer: G written column by column
@@ -580,13 +590,25 @@ def gradients(params, sizes, hidden, output, loss, X, T, per_sample, G, g):
         ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
         _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
         Gb = G[start:start + B] if per_sample else G
-        _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, Gb, g)
+        _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, Gb, g, tmp, False)
     if not per_sample:
         for p in range(g.shape[0]):
             g[p] /= n
 
 
 # ---------------------------------------------------------------- training
+
+
+@_jit_inline
+def _hidden_target_block(A, sizes, B, rows, labels, targets, weight, extra):
+    """extra[i B + j] = weight (a_L[i, j] - targets[labels[rows[j]], i]): the derivative of
+    weight/2 ||a_L - targets[y]||^2 with respect to the last hidden layer's activations a_L."""
+    H = sizes[-2]
+    a0 = (sizes.sum() - sizes[-1] - H) * B
+    for i in range(H):
+        for j in range(B):
+            extra[i * B + j] = weight * (A[a0 + i * B + j] - targets[labels[rows[j]], i])
+
 
 # Columns of the per-record statistics written by `record`.
 WEIGHT_NORM, TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC, LOGIT_GAP, PAST_TARGET = range(7)
@@ -677,7 +699,7 @@ def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, 
             B = min(Bmax, n - start)
             ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
             _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
-            _backward_block(params, sizes, hidden, A, B, D, D2, DT, True, G, G[0])
+            _backward_block(params, sizes, hidden, A, B, D, D2, DT, True, G, G[0], tmp, False)
             for j in range(B):
                 for c in range(traced.shape[0]):
                     traces[r, start + j, c] = G[j, traced[c]]
@@ -686,9 +708,11 @@ def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, 
 @_jit
 def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
                 order, batch, n_epochs, step0, record_every, total_steps,
-                Xt, Tt, labels_t, traced, stats, layer_norms, traces, state):
+                Xt, Tt, labels_t, traced, stats, layer_norms, traces, state, hidden_target):
     """Run ``n_epochs`` epochs of mini-batch SGD on ``params`` / ``velocity`` in place
     (`_sgd_update`; ``penalized`` marks the parameters that penalties and decay act on).
+    ``hidden_target`` = (targets (classes, H), weight): weight > 0 adds
+    weight/2 ||a_L(x_n) - targets[y_n]||^2 to each row's loss (`_hidden_target_block`).
 
     ``order`` holds each epoch's row order (n_epochs x n, flat); an epoch is ceil(n / batch)
     steps, the last batch holding the remainder. After every ``record_every``-th step (and the
@@ -705,6 +729,9 @@ def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, 
     grad = np.empty_like(params)
     spare = np.empty_like(params)
     no_G = np.empty((0, 0), params.dtype)
+    h_targets, h_weight = hidden_target
+    use_extra = h_weight != 0.0
+    extra = np.empty(sizes[-2] * batch if use_extra else 0, params.dtype)
     cur = params  # updates alternate between two buffers, so a failed step loses nothing
     nxt = spare
     in_spare = False  # whether cur is the spare buffer
@@ -722,7 +749,9 @@ def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, 
             if finite:
                 for p in range(grad.shape[0]):
                     grad[p] = 0.0
-                _backward_block(cur, sizes, hidden, A, B, D, D2, DT, False, no_G, grad)
+                if use_extra:
+                    _hidden_target_block(A, sizes, B, rows, labels, h_targets, h_weight, extra)
+                _backward_block(cur, sizes, hidden, A, B, D, D2, DT, False, no_G, grad, extra, use_extra)
                 finite = _sgd_update(cur, nxt, grad, 1.0 / B, velocity, penalized, hyper)
             if finite:
                 cur, nxt = nxt, cur
@@ -898,10 +927,12 @@ def _error_term_runs(A, ob, Z, T, order, pos, B, K, loss, output, beta, D, s, ok
 
 
 @_jit_inline
-def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8):
+def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, weight, use_extra):
     """Gradients of a block of runs summed over the batch into G (`_backward_block` per run
     with per_sample=False, G zeroed first): the same sums in the same order, chosen by the
-    same shapes. D is overwritten; D2 is scratch; acc (RB,) and s8 (8, RB) are float64."""
+    same shapes. D is overwritten; D2 is scratch; acc (RB,) and s8 (8, RB) are float64.
+    With ``use_extra``, runs whose hidden-target ``weight[r]`` is not 0 add extra (H B, RB) at
+    the last hidden layer, as `_backward_block` does."""
     RB = W.shape[1]
     L = sizes.shape[0] - 1
     p_end = W.shape[0]
@@ -916,6 +947,7 @@ def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8):
         b0 = p_end - fo
         w0 = b0 - fi * fo
         a_in = a_lay - fi * B
+        add = use_extra and l == L - 1
         if l > 0:
             for i in range(fi):
                 for j in range(B):
@@ -928,6 +960,9 @@ def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8):
                             wq = w0 + i * fo + o
                             for r in range(RB):
                                 acc[r] += W[wq, r] * cur[o, r]
+                        if add:
+                            for r in range(RB):
+                                acc[r] = acc[r] + extra[nq, r] if weight[r] != 0.0 else acc[r]
                         for r in range(RB):
                             nxt[nq, r] = acc[r] * _activation_slope(hidden, A[aq, r])
                     else:
@@ -938,6 +973,9 @@ def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8):
                             cq = o * B + j
                             for r in range(RB):
                                 nxt[nq, r] += W[wq, r] * cur[cq, r]
+                        if add:
+                            for r in range(RB):
+                                nxt[nq, r] = nxt[nq, r] + extra[nq, r] if weight[r] != 0.0 else nxt[nq, r]
                         for r in range(RB):
                             nxt[nq, r] *= _activation_slope(hidden, A[aq, r])
         for q in range(w0, p_end):
@@ -1042,10 +1080,11 @@ def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum,
 @_jit
 def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
                       order, batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
-                      stats, layer_norms, state):
+                      stats, layer_norms, state, h_targets, h_weight):
     """`train_chunk` for one block of runs (arrays with the run index r innermost; T, order,
     stats, layer_norms and state indexed by run first). state[r] = (records written, step
-    that diverged; -1 marks an unused slot)."""
+    that diverged; -1 marks an unused slot). h_targets (classes, H) and h_weight (RB,): the
+    hidden-target term of `train_chunk`, per run."""
     P, RB = W.shape
     n = X.shape[0]
     K = sizes[-1]
@@ -1068,6 +1107,11 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     no_traces = np.empty((stats.shape[1], 0, 0), W.dtype)
     any_momentum = False
     any_penalty = False
+    use_extra = False
+    for r in range(RB):
+        use_extra |= h_weight[r] != 0.0
+    H = sizes[-2]
+    extra = np.empty((H * batch if use_extra else 0, RB), W.dtype)
     in_spare = False  # whether W is currently the spare buffer (new and W swap every step)
     alive = True
     for r in range(RB):
@@ -1094,7 +1138,14 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
                 ok[r] = live[r]
             _error_term_runs(A, _output_offset(sizes, B), Z, T, order, pos, B, K, loss,
                              output, beta, D, acc, ok)
-            _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8)
+            if use_extra:
+                a0 = (units - K - H) * B
+                for i in range(H):
+                    for j in range(B):
+                        for r in range(RB):
+                            extra[i * B + j, r] = h_weight[r] * (
+                                A[a0 + i * B + j, r] - h_targets[labels[order[r, pos + j]], i])
+            _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, h_weight, use_extra)
             _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, any_penalty, ok)
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
                 for r in range(RB):
@@ -1129,10 +1180,11 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def train_runs(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels, order,
-               batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
+               batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state,
+               hidden_target):
     """`_train_runs_block` over blocks of runs, one block per prange iteration: every array is
     indexed by block first (W (NB, P, RB), T (NB, RB, n, K), order (NB, RB, epochs * n), ...)."""
     for b in prange(W.shape[0]):
         _train_runs_block(W[b], velocity[b], penalized[b], sizes, hidden, output, loss, beta[b], hyper[b], X, T[b],
                           labels, order[b], batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
-                          stats[b], layer_norms[b], state[b])
+                          stats[b], layer_norms[b], state[b], hidden_target[0], hidden_target[1][b])

@@ -58,6 +58,7 @@ KEYS = {
     "batch_size": (_batch_size, 1),
     "epochs": (lambda v: _checks.integer("epochs", v, low=1), 1000),
     "seed": (_seed, 0),
+    "hidden_weight": (_nonneg("hidden_weight"), 0.0),
 }
 NET_KEYS = ("sizes", "hidden", "output", "dtype")
 
@@ -92,7 +93,7 @@ class Grid:
     is the union of two grids (their runs one after the other, like scikit-learn's list of
     parameter grids), so settings of different kinds need not be crossed. Keys are the
     arguments of `gl.train` (smoothing, smoothing_variant, l2, l1, weight_decay,
-    confidence_penalty, lr, momentum, batch_size, epochs, seed, penalize_bias) and of the net
+    confidence_penalty, lr, momentum, batch_size, epochs, seed, penalize_bias, hidden_weight) and of the net
     (sizes, hidden, output, dtype) plus loss; a missing key takes gl.train's / gl.MLP's
     default. Each run's net is initialised from its ``seed``, which also orders its rows.
     """

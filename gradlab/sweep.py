@@ -69,13 +69,14 @@ def run_key(settings):
     return json.dumps(settings, sort_keys=True)
 
 
-def _plan(settings, data, record_every):
+def _plan(settings, data, record_every, hidden_targets=None):
     Xtr, ytr, Xte, yte = data
     net_args = {k: settings[k] for k in ("sizes", "hidden", "output", "dtype")}
     try:
         net = MLP(seed=settings["seed"], **net_args)
         train_args = {k: v for k, v in settings.items() if k not in net_args}
-        return plan_run(net, Xtr, ytr, **train_args, record_every=record_every, X_test=Xte, y_test=yte)
+        return plan_run(net, Xtr, ytr, **train_args, record_every=record_every, X_test=Xte, y_test=yte,
+                        hidden_targets=hidden_targets)
     except (TypeError, ValueError) as err:
         raise type(err)(f"run {run_key(settings)}: {err}") from None
 
@@ -172,12 +173,14 @@ def _check_manifest(store, manifest, extend):
 
 
 def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_every=100, out=None,
-          extend=False, scheduler=None, progress=None):
+          extend=False, scheduler=None, progress=None, hidden_targets=None):
     """Train every run of ``grid`` on ``data``; returns a `SweepResult`.
 
     ``data``: ``(X, y)``, split once (seeded, stratified, ``test_size``, ``split_seed``) and
     standardised on the training rows (``standardize``), or ``(X_train, y_train, X_test,
     y_test)`` used as given. ``record_every`` counts updates, as in `gl.train`.
+    ``hidden_targets``: the last-hidden-layer targets of `gl.train`, shared by every run
+    (each run's ``hidden_weight`` is a grid key).
 
     Runs that share a shape (sizes, activations, loss, dtype, batch size, epochs) train
     together in one kernel call (`training.train_block`); each run's history equals what
@@ -201,8 +204,9 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
     record_every = _checks.integer("record_every", record_every, low=1)
     extend = _checks.flag("extend", extend)
     data = sweep_data(data, test_size, split_seed, standardize)
-    manifest = dict(format=FORMAT, gradlab_version=__version__, grid=grid.to_json(), data=fingerprint(data),
-                    record_every=record_every)
+    fingerprinted = data if hidden_targets is None else (*data, np.asarray(hidden_targets))
+    manifest = dict(format=FORMAT, gradlab_version=__version__, grid=grid.to_json(),
+                    data=fingerprint(fingerprinted), record_every=record_every)
     store = None
     if out is not None:
         store = _Store(out)
@@ -210,7 +214,7 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
         grid = Grid.from_json(manifest["grid"])
     runs = list(dict.fromkeys(run_key(s) for s in grid))  # unique runs, in grid order
     settings = [json.loads(k) for k in runs]
-    plans = [_plan(s, data, record_every) for s in settings]
+    plans = [_plan(s, data, record_every, hidden_targets) for s in settings]
     done = store.load() if store is not None else {}
     results = {k: done[runs[k]] for k in range(len(runs)) if runs[k] in done}
     todo = [k for k in range(len(runs)) if k not in results]

@@ -109,6 +109,7 @@ class RunPlan:
     seed: object
     traced: np.ndarray
     settings: dict
+    hidden_target: tuple = None  # (targets (classes, H), weight) for the kernels
 
     @property
     def steps_per_epoch(self):
@@ -126,7 +127,8 @@ class RunPlan:
 
 def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0.0, l1=0.0,
              weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
-             batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None, trace=None):
+             batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None, trace=None,
+             hidden_targets=None, hidden_weight=0.0):
     """Validate the arguments of `train` (same names) and return a `RunPlan`."""
     _checks.net(net)
     code = _checks.loss_code(loss, net.output)
@@ -158,14 +160,34 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
     seed = _checks.seed("seed", seed)
     traced = _traced_indices(net, trace)
     penalized = (net.weight_mask() | penalize_bias).astype(net.dtype)
+    hidden_target = _hidden_target(net, hidden_targets, hidden_weight)
     model = (net._sizes, _checks.ACTIVATION_CODES[net.hidden], _checks.ACTIVATION_CODES[net.output], code)
     settings = dict(loss=loss, smoothing=a, smoothing_variant=smoothing_variant, l2=hyper[1], l1=hyper[2],
                     weight_decay=hyper[3], confidence_penalty=beta, penalize_bias=bool(penalize_bias),
                     lr=hyper[0], momentum=hyper[4], batch_size=batch, epochs=epochs, seed=seed,
                     record_every=record_every, sizes=list(net.sizes), hidden=net.hidden,
-                    output=net.output, dtype=np.dtype(net.dtype).name, trace=trace)
+                    output=net.output, dtype=np.dtype(net.dtype).name, trace=trace,
+                    hidden_weight=hidden_target[1])
     return RunPlan(net, model, X, T, labels, Xt, Tt, labels_t, hyper, beta, penalized, batch, epochs,
-                   record_every, seed, traced, settings)
+                   record_every, seed, traced, settings, hidden_target)
+
+
+def _hidden_target(net, targets, weight):
+    """(targets as the net's dtype, weight) for the kernels; a (1, 1) placeholder when unused."""
+    weight = _penalty("hidden_weight", weight)
+    if targets is None:
+        if weight:
+            raise ValueError("hidden_weight > 0 needs hidden_targets, a (classes, units) matrix of "
+                             "last-hidden-layer targets")
+        return np.zeros((1, 1), net.dtype), 0.0
+    if net.n_layers < 2:
+        raise ValueError(f"hidden_targets needs a hidden layer; the net's sizes are {list(net.sizes)}")
+    shape = (max(net.sizes[-1], 2), net.sizes[-2])
+    targets = _checks.float_array("hidden_targets", targets, ndim=2, dtype=net.dtype)
+    if targets.shape != shape:
+        raise ValueError(f"hidden_targets must have shape {shape} (classes, last hidden layer's units); "
+                         f"got {targets.shape}")
+    return targets, weight
 
 
 def epoch_orders(rng, n, batch, n_epochs):
@@ -198,7 +220,7 @@ def make_history(plan, stats, layer_norms, traces, params, n_written, diverged_a
 def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0.0, l1=0.0,
           weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
           batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None,
-          trace=None, progress=None):
+          trace=None, progress=None, hidden_targets=None, hidden_weight=0.0):
     """Train a copy of ``net`` on (X, y); returns a `History` whose ``net`` is the trained copy.
 
     ``y``: integer labels or an (n, K) target matrix. ``smoothing`` a is applied to the
@@ -207,6 +229,9 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     reshuffled every epoch from ``seed`` (full batch: no shuffling). ``record_every`` counts
     updates. ``trace``: weights ``(layer, from, to)`` whose per-sample deltas are recorded.
     ``progress``: show a progress bar (default: when stderr is a terminal).
+    ``hidden_targets`` P (classes, units of the last hidden layer) with ``hidden_weight`` lam
+    adds lam/2 ||a_L(x_n) - P[y_n]||^2 to each row's loss (targets for the last hidden layer's
+    activations; y_n the row's class); the recorded losses stay the data loss.
 
     A step whose error term or new parameters are not finite, or whose record has a
     non-finite loss or norm, stops the run with a RuntimeWarning: ``History.diverged_at``
@@ -218,7 +243,7 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
                     l1=l1, weight_decay=weight_decay, confidence_penalty=confidence_penalty,
                     penalize_bias=penalize_bias, lr=lr, momentum=momentum, batch_size=batch_size,
                     epochs=epochs, seed=seed, record_every=record_every, X_test=X_test, y_test=y_test,
-                    trace=trace)
+                    trace=trace, hidden_targets=hidden_targets, hidden_weight=hidden_weight)
     n = plan.X.shape[0]
     total = plan.total_steps
     stats = np.full((plan.n_records, _kernels.N_STATS), np.nan)
@@ -245,7 +270,7 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
             order = epoch_orders(rng, n, plan.batch, ne).reshape(-1)
             _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, *data,
                                  order, plan.batch, ne, e0 * plan.steps_per_epoch, plan.record_every, total,
-                                 *test, plan.traced, stats, layer_norms, traces, state)
+                                 *test, plan.traced, stats, layer_norms, traces, state, plan.hidden_target)
             if bar is not None:
                 bar.update(ne * plan.steps_per_epoch)
             if state[1]:
@@ -300,6 +325,10 @@ def train_block(plans, runs_per_block=None):
     hyper = blocked([p.hyper for p in plans])
     beta = blocked([np.float64(p.beta) for p in plans])
     T = blocked([p.T for p in plans], inner_runs=False)
+    targets = first.hidden_target[0]
+    if any(p.hidden_target[0] is not targets and not np.array_equal(p.hidden_target[0], targets) for p in plans):
+        raise ValueError("runs trained together must share their hidden_targets")
+    hidden_target = (targets, blocked([np.float64(p.hidden_target[1]) for p in plans]))
     stats = np.full((NB, RB, first.n_records, _kernels.N_STATS), np.nan)
     layer_norms = np.full((NB, RB, first.n_records, L), np.nan)
     state = np.zeros((NB, RB, 2), np.int64)
@@ -318,7 +347,7 @@ def train_block(plans, runs_per_block=None):
         order = blocked([epoch_orders(rng, n, first.batch, ne).reshape(-1) for rng in rngs], inner_runs=False)
         _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, order,
                             first.batch, ne, e0 * first.steps_per_epoch, first.record_every, first.total_steps,
-                            *test, stats, layer_norms, state)
+                            *test, stats, layer_norms, state, hidden_target)
         if (state.reshape(-1, 2)[:R, 1] != 0).all():
             break
     unblock = lambda a: a.reshape(NB * RB, *a.shape[2:])[:R]
