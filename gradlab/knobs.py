@@ -5,8 +5,9 @@ matches each ``a``'s final weight norm.
 Data: a seeded stratified split into test rows (20 %) and training rows, whose 20 % are held
 out again as validation rows (for temperature scaling and choices made on held-out data);
 nets train on the remaining fit rows, standardised with the fit rows' statistics. Results
-are kept under ``<runs>/<name>``; a finished sweep is loaded, not retrained, unless ``fresh``.
+are kept under ``<runs>/<name>-<grid hash>``; a finished sweep is loaded, not retrained, unless ``fresh``.
 """
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ STUDIES = {
     "digits": dict(
         sizes=[64, 32, 10], lr=0.01,
         full=dict(epochs=60, seeds=10, smoothing=[0.003, 0.01, 0.03, 0.1, 0.3],
-                  l2=[1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], l1=[1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3],
+                  l2=[1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], l1=[1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3],
                   weight_decay=[1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], matched=[0.01, 0.03, 0.1, 0.3]),
         quick=dict(epochs=3, seeds=2, smoothing=[0.01, 0.1], l2=[1e-4, 1e-3, 1e-2], l1=[1e-5, 1e-4, 1e-3],
                    weight_decay=[1e-4, 1e-3, 1e-2], matched=[0.01, 0.1])),
@@ -70,13 +71,17 @@ def settings(name, quick):
     return {"data": name, "sizes": study["sizes"], "lr": study["lr"], **study["quick" if quick else "full"]}
 
 
-def _cached_sweep(ctx, folder, grid, data, extend=False):
-    out = Path(ctx.runs) / folder
+def _cached_sweep(ctx, folder, grid, data):
+    """`sweep` with results kept in ``<ctx.runs>/<folder>-<grid hash>``: a finished sweep is
+    loaded, a changed grid gets a folder of its own; ``ctx.fresh`` clears the folder first
+    (once per process, so scripts sharing a sweep retrain it once)."""
+    digest = hashlib.sha256(grid.to_json().encode()).hexdigest()[:10]
+    out = Path(ctx.runs) / f"{folder}-{digest}"
     if ctx.fresh and out.resolve() not in _REFRESHED:
         shutil.rmtree(out, ignore_errors=True)
         _REFRESHED.add(out.resolve())
     record_every = 10 ** 9  # only the first and last records: the figures use final values
-    return sweep(grid, data=data, record_every=record_every, out=out, extend=extend, progress=ctx.progress)
+    return sweep(grid, data=data, record_every=record_every, out=out, progress=ctx.progress)
 
 
 def _folder(name, quick, part):
@@ -132,9 +137,8 @@ def matched_sweep(ctx, name="digits"):
             grid = grid + Grid(**{pen: [lam]}, **common)
     if len(grid) == 0:
         return None, lams
-    # extend: matched strengths move when the knob sweep is recomputed; old runs stay on disk
     out = _cached_sweep(ctx, _folder(name, ctx.quick, "matched"), grid,
-                        (data.X_fit, data.y_fit, data.X_test, data.y_test), extend=True)
+                        (data.X_fit, data.y_fit, data.X_test, data.y_test))
     return out, lams
 
 
@@ -147,9 +151,10 @@ def run_logits(res, X, runs=None):
 
 
 GEOMETRY_A = 0.1  # the a of the LS nets in the template projection (the value of Szegedy et al. and Müller et al.)
+GEOMETRY_CLASSES = (3, 5, 8)  # three digits that are often confused: their clusters sit close together
 
 
-def geometry(ctx, classes=(3, 5, 8), a=GEOMETRY_A):
+def geometry(ctx, classes=GEOMETRY_CLASSES, a=GEOMETRY_A):
     """Last-hidden-layer activations of the digits fit rows of three ``classes``, projected onto
     the plane through those classes' output templates (`compare.template_plane`), for hard
     targets, LS at ``a`` and L2 at the strength matching LS's weight norm (the matched run; the

@@ -288,7 +288,8 @@ def rule_c8(matched_pairs, agree_test_acc, agree_test_nll, agree_test_ece, agree
 # per decade with 10 seeds and half-decade steps, so smaller ratios are not distinguishable.
 C9_RATIO = 2.0
 # The useful range of a knob: values whose seed-mean test accuracy is within 2 percentage points of the
-# knob's best (a loss one would notice and not accept; 7 of digits' 360 test rows, about half an Iris row).
+# knob's best (a loss one would notice and not accept: 7 of digits' 360 test rows), or within one test row
+# where that is more (Iris: 1/30), since accuracy on a small test set moves in steps of one row.
 C9_USEFUL_ACC_DROP = 0.02
 
 
@@ -339,11 +340,12 @@ def _c11_effect(ece_hard, ece_ls, sd):
 
 
 def rule_c11(ece_hard_digits, ece_ls_digits, ece_seed_sd_digits, ece_ts_digits, ece_hard_iris, ece_ls_iris,
-             ece_seed_sd_iris, ece_ts_iris):
+             ece_seed_sd_iris, ece_ts_iris, tightness_hard=None, tightness_ls=None, tightness_l2=None):
     """C11 says LS does not help calibration. Per data set, LS (``a`` chosen on validation rows)
     lowers test ECE when ``ece_hard - ece_ls`` exceeds the pooled seed SD. Does not hold when LS
     lowers ECE on both data sets (the Müller et al. 2019 finding), holds when it lowers it on
-    neither, holds in part when on one."""
+    neither, holds in part when on one. The template-projection tightness (smaller: tighter
+    clusters), when given, is quoted in the reason; it does not decide the verdict."""
     effects = {"digits": _c11_effect(ece_hard_digits, ece_ls_digits, ece_seed_sd_digits),
                "Iris": _c11_effect(ece_hard_iris, ece_ls_iris, ece_seed_sd_iris)}
     detail = "; ".join(
@@ -352,6 +354,10 @@ def rule_c11(ece_hard_digits, ece_ls_digits, ece_seed_sd_digits, ece_ts_digits, 
                                ("Iris", ece_hard_iris, ece_ls_iris, ece_seed_sd_iris, ece_ts_iris)))
     lowered = sum(e == "lowers" for e in effects.values())
     verdict = {0: "holds", 1: "holds in part", 2: "does not hold"}[lowered]
+    if None not in (tightness_hard, tightness_ls, tightness_l2):
+        detail += (f"; in the last hidden layer LS {'tightens' if tightness_ls < tightness_hard else 'does not tighten'} "
+                   f"the class clusters (tightness {_g(tightness_ls)} vs {_g(tightness_hard)} hard), L2 at the same "
+                   f"weight norm gives {_g(tightness_l2)}")
     return verdict, detail
 
 

@@ -1,0 +1,141 @@
+"""C11: calibration of hard targets, LS, L2 and hard targets with temperature scaling, on
+digits and Iris, over seeds (ECE with 15 equal-width bins; Müller, Kornblith & Hinton 2019
+report LS lowering ECE; Guo et al. 2017 temperature scaling).
+
+Held-out rows: 20 % of the training rows are kept out of training as validation rows. On them
+every knob is fitted by the same criterion, the NLL: the temperature (per net; Guo et al. 2017),
+and LS's ``a`` and L2's ``lambda`` (lowest seed-mean validation NLL on the sweep's grid).
+Every ECE shown is on the test rows.
+
+Figure c11_calibration: per data set, reliability diagrams (test rows of all seeds pooled),
+test ECE per method over seeds, and test ECE against ``a``. The C11 result also carries the
+template-projection tightness of figure c11_geometry (drawn by analysis/c11_geometry.py).
+"""
+import numpy as np
+import pandas as pd
+from scipy.special import softmax
+
+from gradlab import compare, knobs, metrics
+from gradlab.report import ClaimResult, Number, rules, save_figure, script_main, style
+
+CLAIMS = ("C11",)
+DATASETS = ("digits", "iris")
+BINS = 15
+MIN_BIN_ROWS = 20  # reliability points from fewer pooled rows are noise; they still count in the ECE
+METHODS = {"hard": "hard targets", "ls": "LS", "l2": "L2", "ts": "hard + temperature scaling"}
+COLORS = {"hard": style.COLORS["hard"], "ls": style.COLORS["ls"], "l2": style.COLORS["l2"], "ts": style.COLORS["temp"]}
+
+
+def evaluate(res, final, data):
+    """Per run of hard targets, LS and L2: validation and test ECE, test NLL, the temperature
+    fitted on the validation rows and the test ECE after it; and test probabilities by run."""
+    rows = final[(final.l1 == 0) & (final.weight_decay == 0) & ((final.smoothing == 0) | (final.l2 == 0))]
+    Zv = knobs.run_logits(res, data.X_val, rows.run)
+    Zt = knobs.run_logits(res, data.X_test, rows.run)
+    table, probs = [], {}
+    for (_, r), zv, zt in zip(rows.iterrows(), Zv, Zt):
+        cal = compare.calibration(zv, data.y_val, zt, data.y_test, BINS)
+        pv = softmax(zv, axis=1)
+        table.append({"run": r.run, "seed": r.seed, "smoothing": r.smoothing, "l2": r.l2,
+                      "val_nll": metrics.nll(pv, data.y_val), "val_ece": metrics.ece(pv, data.y_val, BINS), **cal})
+        probs[r.run] = (softmax(zt, axis=1), softmax(zt / cal["T"], axis=1))
+    return pd.DataFrame(table), probs
+
+
+def choose(table):
+    """The methods' runs: a and lambda with the lowest seed-mean validation NLL (> 0 each)."""
+    ls = table[(table.smoothing > 0)].groupby("smoothing").val_nll.mean()
+    l2 = table[(table.l2 > 0)].groupby("l2").val_nll.mean()
+    a, lam = float(ls.idxmin()), float(l2.idxmin())
+    hard = table[(table.smoothing == 0) & (table.l2 == 0)]
+    return a, lam, {"hard": hard, "ls": table[table.smoothing == a], "l2": table[table.l2 == lam], "ts": hard}
+
+
+def per_method(chosen, probs, y_test):
+    """Per method: test ECE per seed, and the reliability table of all seeds' test rows pooled."""
+    ece, rel = {}, {}
+    for m, rows in chosen.items():
+        ece[m] = rows["ece_ts" if m == "ts" else "ece"].to_numpy()
+        P = np.concatenate([probs[k][1 if m == "ts" else 0] for k in rows.run])
+        rel[m] = metrics.reliability(P, np.tile(y_test, len(rows)), BINS)
+    return ece, rel
+
+
+def plot(results):
+    fig, axes = style.subplots(len(DATASETS), 3)
+    for row, name in enumerate(DATASETS):
+        r = results[name]
+        ax = axes[row, 0]
+        ax.plot([0, 1], [0, 1], color=style.COLORS["reference"], lw=1, ls=":", label="perfect calibration")
+        for m, rel in r["rel"].items():
+            ok = rel["count"] >= MIN_BIN_ROWS
+            ax.plot(rel.confidence[ok], rel.accuracy[ok], "o-", ms=3, color=COLORS[m], label=r["labels"][m])
+        ax.set_xlabel("mean top-class confidence in bin")
+        ax.set_ylabel("accuracy in bin")
+        ax.set_title(f"{r['title']}: reliability (test rows of all seeds;\nbins with >= {MIN_BIN_ROWS} rows)",
+                     fontsize=9)
+        ax.legend(loc="upper left", fontsize=7)
+        ax = axes[row, 1]
+        for i, (m, e) in enumerate(r["ece"].items()):
+            ax.plot(np.full(e.size, i) + np.linspace(-0.15, 0.15, e.size), e, ".", color=COLORS[m], alpha=0.6)
+            ax.errorbar(i + 0.3, e.mean(), e.std(ddof=1), fmt="s", color=COLORS[m], capsize=3)
+        ax.set_xticks(range(len(r["ece"])), [r["labels"][m].replace(" (", "\n(") for m in r["ece"]], fontsize=7)
+        ax.set_ylabel(f"test ECE ({BINS} bins)")
+        ax.set_title(f"{r['title']}: ECE per seed (mean +- SD)")
+        ax = axes[row, 2]
+        curve = r["table"][(r["table"].smoothing > 0)].groupby("smoothing").ece
+        m, sd = curve.mean(), curve.std()
+        style.band(ax, m.index, m, m - sd, m + sd, COLORS["ls"], "LS, test ECE")
+        for key, ls_ in (("hard", "--"), ("ts", "-.")):
+            ax.axhline(r["ece"][key].mean(), color=COLORS[key], ls=ls_, lw=1.2, label=METHODS[key])
+        ax.axvline(r["a"], color=COLORS["ls"], lw=0.8, ls=":", label=f"a chosen by validation NLL ({r['a']:g})")
+        ax.set_xscale("log")
+        ax.set_xlabel("LS a")
+        ax.set_ylabel(f"test ECE ({BINS} bins)")
+        ax.set_title(f"{r['title']}: ECE against a")
+        ax.legend(loc="upper left", fontsize=7)
+    fig.suptitle("C11: calibration on the test rows; a, lambda and the temperature fitted by NLL on held-out "
+                 "validation rows")
+    return fig
+
+
+def run(ctx):
+    results, numbers, frames, settings = {}, [], {}, {}
+    for name in DATASETS:
+        res, data, s = knobs.knob_sweep(ctx, name)
+        table, probs = evaluate(res, res.final, data)
+        a, lam, chosen = choose(table)
+        ece, rel = per_method(chosen, probs, data.y_test)
+        labels = {"hard": "hard targets", "ls": f"LS (a = {a:g})", "l2": f"L2 (lambda = {lam:g})",
+                  "ts": "hard + temp. scaling"}
+        results[name] = dict(table=table, ece=ece, rel=rel, a=a, lam=lam, labels=labels,
+                             title="Iris" if name == "iris" else "digits")
+        settings[name] = s
+        _, pooled, _ = compare.spread_comparison(ece["hard"], ece["ls"])
+        numbers += [Number(f"ece_{m}_{name}", float(e.mean()), "", f"{METHODS[m]}, mean test ECE over {e.size} seeds")
+                    for m, e in ece.items()]
+        numbers += [Number(f"ece_seed_sd_{name}", pooled, "", "pooled seed SD of hard-target and LS ECE"),
+                    Number(f"ece_ls_a_0.1_{name}", float(table[table.smoothing == 0.1].ece.mean()), "",
+                           "LS at the customary a = 0.1, mean test ECE"),
+                    Number(f"a_chosen_{name}", a, "", "lowest mean validation NLL"),
+                    Number(f"lambda_chosen_{name}", lam, "", "lowest mean validation NLL"),
+                    Number(f"temperature_median_{name}", float(chosen["ts"]["T"].median()), "",
+                           "fitted on validation rows; > 1 means the hard-target net was overconfident")]
+        frames[f"{name}_runs"] = table.assign(data=name)
+        frames[f"{name}_reliability"] = pd.concat([rel[m].assign(method=m) for m in rel])
+    geo, _ = knobs.geometry(ctx)
+    for m, g in geo.groupby("method"):
+        numbers.append(Number(f"tightness_{m}", float(g.tightness.mean()), "",
+                              f"c11_geometry: within-class RMS spread / RMS spread of class means, mean of {len(g)} seeds"))
+    verdict, reason = rules.reapply("rule_c11", numbers)
+    files = save_figure(ctx, plot(results), "c11_calibration", frames,
+                        {**settings, "bins": BINS, "held_out": "validation rows = 20 % of the training rows (seed 1), "
+                         "never trained on; temperature, a and lambda fitted there by NLL; ECE on the test rows",
+                         "min_bin_rows_drawn": MIN_BIN_ROWS})
+    return [ClaimResult("C11", "Does LS help calibration? Measured against hard targets, L2 and temperature scaling",
+                        "Arguments that label smoothing helps confidence or calibration are nonsense.", verdict, reason,
+                        numbers, [f for f in files if f.endswith(".png")] + ["c11_geometry.png"], "rule_c11")]
+
+
+if __name__ == "__main__":
+    script_main(run, CLAIMS)
