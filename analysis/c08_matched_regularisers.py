@@ -160,7 +160,7 @@ def run(ctx):
     for _, r in pairs.iterrows():
         numbers.append(Number(f"lambda_{r.penalty}_for_a_{r.a:g}", r.strength, "", "matched by norm"))
     if len(pairs):
-        for m in ("test_acc", "test_nll", "test_ece"):
+        for m in MEASURES:
             r = pairs[(pairs.penalty == "l2") & (pairs.a == s["hist_a"])]
             if len(r):
                 numbers += [Number(f"{m}_ls_a_{s['hist_a']:g}", float(r[f'{m}_ls'].iloc[0])),
