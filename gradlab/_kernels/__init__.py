@@ -1,0 +1,63 @@
+"""numba kernels: flat contiguous arrays and scalars in, caller-allocated arrays out.
+
+``blocks``: shared pieces (activations, forward/backward passes over a block of rows) and the
+whole-data drivers; ``training``: one run's SGD loop (`train_chunk`) and its records;
+``runs``: many runs at once (`train_runs`).
+
+numba's on-disk cache checks only a kernel's own source file, so a cached ``train_runs``
+(in runs.py) would keep running an old ``_forward_block`` after blocks.py changed. Before any
+kernel loads, `_clear_stale_caches` compares a digest of all three sources with the one
+stored beside the caches and deletes every cached kernel of this package when they differ.
+"""
+import hashlib
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+_SOURCES = ("blocks.py", "training.py", "runs.py")
+
+
+def _cache_dir():
+    """The folder numba keeps this package's caches in: the first locator that applies and can
+    write, as numba chooses (in-tree __pycache__, NUMBA_CACHE_DIR, or the user-wide cache)."""
+    from numba.core.caching import CacheImpl
+
+    from .blocks import _exp  # creating a dispatcher loads no cache; its first call does
+    for cls in CacheImpl._locator_classes:
+        try:
+            locator = cls.from_function(_exp.py_func, str(_HERE / _SOURCES[0]))
+            if locator is None:
+                continue
+            locator.ensure_cache_path()
+            return Path(locator.get_cache_path())
+        except Exception:  # a locator that does not apply here, or an unwritable folder
+            continue
+    return None
+
+
+def _clear_stale_caches():
+    digest = hashlib.sha256(b"".join((_HERE / name).read_bytes() for name in _SOURCES)).hexdigest()
+    folder = _cache_dir()
+    if folder is None:
+        return
+    stamp = folder / "gradlab-kernels.sha256"
+    try:
+        if stamp.read_text() == digest:
+            return
+    except OSError:
+        pass
+    for name in _SOURCES:
+        for path in folder.glob(f"{Path(name).stem}.*.nb[ic]"):
+            path.unlink(missing_ok=True)
+    try:
+        stamp.write_text(digest)
+    except OSError:
+        pass
+
+
+_clear_stale_caches()
+
+from .blocks import *  # noqa: E402,F401,F403
+from .blocks import _exp, _tanh  # noqa: E402,F401  (tested directly)
+from .runs import train_runs  # noqa: E402,F401
+from .training import (LOGIT_GAP, N_STATS, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC,  # noqa: E402,F401
+                       TRAIN_LOSS, WEIGHT_NORM, record, train_chunk)

@@ -1,0 +1,598 @@
+"""Numba kernels: flat contiguous arrays and scalars in, caller-allocated arrays out.
+
+No validation and no defaults here; the Python layer (`_checks`) does that. This module
+holds the shared pieces (activations, forward and backward passes over a block of rows) and
+the whole-data drivers; `training` and `runs` build the two training loops on them. numba's
+on-disk cache only tracks a kernel's own file, so the package clears every kernel cache when
+any kernel source changes (`gradlab._kernels.__init__`).
+
+Index letters: ``n`` sample (row of ``X``), ``j`` position inside a block of rows,
+``i``/``o`` in/out units of a layer, ``k`` output unit (class), ``p`` flat parameter.
+
+Layouts
+-------
+params : 1-D, length P. For each layer ``l``: ``W_l`` (fan_in, fan_out) row-major, then ``b_l``.
+sizes  : int64 layer sizes ``[d, h_1, ..., K]``.
+Blocks : activations of ``B`` rows are *feature-major*: unit ``i`` of a layer occupies
+         ``B`` contiguous slots, so every inner loop runs over rows and vectorises.
+         ``A`` holds all layers (layer 0 = inputs, layer L = outputs); ``Z`` the logits.
+"""
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+# error_model="numpy": a float division by zero gives inf/nan instead of a Python-style
+# check, which would stop LLVM from inlining and vectorising the loops below.
+_jit = njit(cache=True, error_model="numpy")
+# Block steps are inlined into their callers: a numba call that passes arrays costs reference
+# counting per array, which at one row per step costs more than the arithmetic.
+_jit_inline = njit(cache=True, error_model="numpy", inline="always")
+
+# Activation codes (hidden and output); SOFTMAX is an output only.
+IDENTITY, TANH, RELU, SIGMOID, SOFTMAX = 0, 1, 2, 3, 4
+# Loss codes; MSE_DIAGONAL is softmax-MSE with the (o - t) o (1 - o) shortcut.
+CE, MSE, MSE_DIAGONAL = 0, 1, 2
+
+ROW_BLOCK = 256  # rows per block in the whole-data drivers; bounds work memory
+NARROW = 8  # layers with fewer outputs: per-sample gradients stored by column, and batch
+#            gradients summed as dot products over rows (the vector loop runs over rows)
+
+
+@intrinsic
+def _float_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits`` (an LLVM bitcast)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@_jit
+def _exp(x):
+    """exp(x) in plain arithmetic, so loops over rows vectorise (libm's exp does not); <= 2 ulp.
+
+    exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2)/2, exp(r) by its degree-12 Taylor
+    polynomial (truncation < 2e-16). x is clamped to [-708, 709] (normal results only).
+    """
+    x = min(max(x, -708.0), 709.0)
+    k = math.floor(x * 1.4426950408889634 + 0.5)
+    r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10
+    p = 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    # 1 + (r + r^2 p): the two leading terms added last, so they round once
+    return (1.0 + (r + r * r * p)) * _float_from_bits((np.int64(k) + 1023) << 52)
+
+
+@_jit
+def _tanh(x):
+    """tanh(x) in plain arithmetic (vectorises); <= 2 ulp in float64.
+
+    |x| < 0.625: x + x^3 P(x^2)/Q(x^2) (Cephes tanh.c coefficients);
+    otherwise 1 - 2 / (exp(2|x|) + 1), with |x| capped at 20 where tanh rounds to 1.
+    """
+    a = min(abs(x), 20.0)
+    z = a * a
+    p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3
+    q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3
+    small = a + a * z * (p / q)
+    big = 1.0 - 2.0 / (_exp(2.0 * a) + 1.0)
+    return math.copysign(small if a < 0.625 else big, x)
+
+
+@_jit
+def _sigmoid(x):
+    """1 / (1 + exp(-x)), evaluated without overflow for either sign."""
+    e = _exp(-abs(x))
+    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+
+
+@_jit
+def _softplus(x):
+    """log(1 + exp(x)) without overflow."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+@_jit_inline
+def _activate(code, v, m):
+    """In place, element-wise: v[:m] <- act(v[:m]) for identity, tanh, relu or sigmoid.
+
+    Loops index views from 0 on purpose: numba wraps negative indices, and an index whose
+    sign it cannot prove turns every access into a gather and stops vectorisation.
+    """
+    if code == TANH:
+        for q in range(m):
+            v[q] = _tanh(v[q])
+    elif code == RELU:
+        for q in range(m):
+            v[q] = max(v[q], 0.0)
+    elif code == SIGMOID:
+        for q in range(m):
+            v[q] = _sigmoid(v[q])
+
+
+@_jit_inline
+def _softmax(z, out, K, B, tmp):
+    """out[k, j] = exp(z[k, j] - max_k z[:, j]) / sum_k exp(...), over a K x B block.
+
+    Loops run over rows j (vectorised); ``tmp`` is scratch of length >= B.
+    """
+    m = tmp[:B]
+    for j in range(B):
+        m[j] = z[j]
+    for k in range(1, K):
+        zk = z[k * B:(k + 1) * B]
+        for j in range(B):
+            m[j] = max(m[j], zk[j])
+    for k in range(K):
+        zk = z[k * B:(k + 1) * B]
+        ok = out[k * B:(k + 1) * B]
+        for j in range(B):
+            ok[j] = _exp(zk[j] - m[j])
+    for j in range(B):
+        m[j] = out[j]
+    for k in range(1, K):
+        ok = out[k * B:(k + 1) * B]
+        for j in range(B):
+            m[j] += ok[j]
+    for k in range(K):
+        ok = out[k * B:(k + 1) * B]
+        for j in range(B):
+            ok[j] /= m[j]
+
+
+@_jit_inline
+def _output(code, z, out, K, B, tmp):
+    """Outputs of the last layer from its logits: out = act_out(z), K x B."""
+    if code == SOFTMAX:
+        _softmax(z, out, K, B, tmp)
+    else:
+        for q in range(K * B):
+            out[q] = z[q]
+        _activate(code, out, K * B)
+
+
+@_jit
+def _activation_slope(code, a):
+    """d act / d z written in terms of the activation a = act(z)."""
+    if code == TANH:
+        return 1.0 - a * a
+    if code == SIGMOID:
+        return a * (1.0 - a)
+    if code == RELU:
+        return 1.0 if a > 0 else 0.0
+    return 1.0
+
+
+@_jit_inline
+def _accumulate_rows(z, w, w0, w_stride, V, v0, B, m):
+    """z[j] += sum_{i < m} w[w0 + i w_stride] V[v0 + i B + j] for j < B, adding the terms in
+    order of i.
+
+    Four terms are added per pass over z (unroll-and-jam), so z is loaded and stored a
+    quarter as often; each z[j] still sees the same additions in the same order.
+    """
+    i = 0
+    while i + 4 <= m:
+        w_a = w[w0 + i * w_stride]
+        w_b = w[w0 + (i + 1) * w_stride]
+        w_c = w[w0 + (i + 2) * w_stride]
+        w_d = w[w0 + (i + 3) * w_stride]
+        v_a = V[v0 + i * B:v0 + (i + 1) * B]
+        v_b = V[v0 + (i + 1) * B:v0 + (i + 2) * B]
+        v_c = V[v0 + (i + 2) * B:v0 + (i + 3) * B]
+        v_d = V[v0 + (i + 3) * B:v0 + (i + 4) * B]
+        for j in range(B):
+            z[j] = (((z[j] + w_a * v_a[j]) + w_b * v_b[j]) + w_c * v_c[j]) + w_d * v_d[j]
+        i += 4
+    while i < m:
+        w_a = w[w0 + i * w_stride]
+        v_a = V[v0 + i * B:v0 + (i + 1) * B]
+        for j in range(B):
+            z[j] += w_a * v_a[j]
+        i += 1
+
+
+@_jit_inline
+def _forward_block(params, sizes, hidden, output, X, rows, B, A, Z, tmp):
+    """Forward pass of rows ``X[rows[:B]]``: z_l = a_{l-1} W_l + b_l, a_l = act(z_l).
+
+    Writes every layer's activations into ``A`` and the output logits into ``Z`` (K x B);
+    ``tmp`` is scratch of length >= B.
+    """
+    for i in range(sizes[0]):
+        for j in range(B):
+            A[i * B + j] = X[rows[j], i]
+    L = sizes.shape[0] - 1
+    p = 0
+    a_in = 0
+    for l in range(L):
+        fi = sizes[l]
+        fo = sizes[l + 1]
+        b0 = p + fi * fo
+        a_out = a_in + fi * B
+        last = l == L - 1
+        for o in range(fo):
+            z = Z[o * B:(o + 1) * B] if last else A[a_out + o * B:a_out + (o + 1) * B]
+            if B == 1:  # one row: scalar loop, same order, without the vector loop's set-up
+                acc = params[b0 + o]
+                for i in range(fi):
+                    acc += params[p + i * fo + o] * A[a_in + i]
+                z[0] = acc
+                continue
+            bias = params[b0 + o]
+            for j in range(B):
+                z[j] = bias
+            _accumulate_rows(z, params, p + o, fo, A, a_in, B, fi)
+        if last:
+            _output(output, Z, A[a_out:a_out + fo * B], fo, B, tmp)
+        else:
+            _activate(hidden, A[a_out:a_out + fo * B], fo * B)
+        p = b0 + fo
+        a_in = a_out
+
+
+@_jit_inline
+def _error_term_block(O, Z, T, rows, B, K, loss, output, beta, D):
+    """Output error term delta = dL/dz (K x B) from outputs O and logits Z (K x B), targets T[rows].
+
+    CE (softmax, or per-node binary CE on sigmoid) and MSE on identity: o - t.
+    MSE sigmoid: (o - t) o (1 - o).  MSE softmax: J^T (o - t), J = diag(o) - o o^T, i.e.
+    o_k ((o_k - t_k) - sum_m (o_m - t_m) o_m).  MSE_DIAGONAL: (o_k - t_k) o_k (1 - o_k).
+    beta > 0 adds the confidence penalty -beta H(o): beta o_k (log o_k + H) for softmax,
+    beta o_k (1 - o_k) z_k per sigmoid node.
+    """
+    for j in range(B):
+        r = rows[j]
+        if loss == MSE and output == SOFTMAX:
+            s = 0.0
+            for k in range(K):
+                o = O[k * B + j]
+                s += (o - T[r, k]) * o
+            for k in range(K):
+                o = O[k * B + j]
+                D[k * B + j] = o * ((o - T[r, k]) - s)
+        else:
+            for k in range(K):
+                o = O[k * B + j]
+                e = o - T[r, k]
+                if loss != CE and output != IDENTITY:
+                    e *= o * (1.0 - o)
+                D[k * B + j] = e
+        if beta != 0.0:
+            if output == SOFTMAX:
+                h = 0.0
+                for k in range(K):
+                    o = O[k * B + j]
+                    if o > 0.0:
+                        h -= o * math.log(o)
+                for k in range(K):
+                    o = O[k * B + j]
+                    if o > 0.0:
+                        D[k * B + j] += beta * o * (math.log(o) + h)
+            else:
+                for k in range(K):
+                    o = O[k * B + j]
+                    D[k * B + j] += beta * o * (1.0 - o) * Z[k * B + j]
+
+
+@_jit
+def _loss_block(O, Z, T, rows, B, K, loss, output, out):
+    """Per-row loss into out[j].
+
+    CE softmax: sum_k t_k (logsumexp(z) - z_k), as (max z - z_k) + log1p(sum over the other
+    classes of exp(z_m - max z)), which keeps its relative accuracy when the loss is small.  CE sigmoid: sum_k softplus(z_k) - t_k z_k.
+    MSE: 1/2 sum_k (o_k - t_k)^2.  (The data loss only: no penalty terms.)
+    """
+    for j in range(B):
+        r = rows[j]
+        v = 0.0
+        if loss == CE and output == SOFTMAX:
+            top = 0
+            for k in range(1, K):
+                if Z[k * B + j] > Z[top * B + j]:
+                    top = k
+            zmax = Z[top * B + j]
+            rest = 0.0  # sum of exp(z_k - zmax) over k != top, so log(sum) = log1p(rest) exactly
+            for k in range(K):
+                if k != top:
+                    rest += _exp(Z[k * B + j] - zmax)
+            lse = math.log1p(rest)  # logsumexp(z) - zmax
+            for k in range(K):
+                v += T[r, k] * ((zmax - Z[k * B + j]) + lse)
+        elif loss == CE:
+            for k in range(K):
+                z = Z[k * B + j]
+                t = T[r, k]
+                v += t * _softplus(-z) + (1.0 - t) * _softplus(z)
+        else:
+            for k in range(K):
+                e = O[k * B + j] - T[r, k]
+                v += 0.5 * e * e
+        out[j] = v
+
+
+@_jit_inline
+def _dot(a, b, m):
+    """sum_j a[j] b[j] with eight accumulators (a fixed order, so deterministic; the
+    independent chains let LLVM use vector registers)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    j = 0
+    while j + 8 <= m:
+        s0 += a[j] * b[j]
+        s1 += a[j + 1] * b[j + 1]
+        s2 += a[j + 2] * b[j + 2]
+        s3 += a[j + 3] * b[j + 3]
+        s4 += a[j + 4] * b[j + 4]
+        s5 += a[j + 5] * b[j + 5]
+        s6 += a[j + 6] * b[j + 6]
+        s7 += a[j + 7] * b[j + 7]
+        j += 8
+    while j < m:
+        s0 += a[j] * b[j]
+        j += 1
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@_jit_inline
+def _sgd_update(params, new, grad_sum, scale, velocity, penalized, hyper):
+    """One SGD step from the mean data gradient ``scale * grad_sum``, written into ``new``
+    (``params`` is left as it was); returns whether every new value is finite.
+
+    hyper = (lr, l2, l1, weight_decay, momentum); penalized[p] is 1 where penalties apply:
+    g = scale grad_sum + penalized (l2 w + l1 sign(w));  v = momentum v + g;
+    w <- w - lr v - lr weight_decay penalized w   (decay decoupled from the gradient).
+    """
+    lr, l2, l1, wd, momentum = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
+    bad = False
+    if momentum != 0.0:
+        for p in range(params.shape[0]):
+            w = params[p]
+            g = scale * grad_sum[p] + penalized[p] * (l2 * w + l1 * np.sign(w))
+            velocity[p] = momentum * velocity[p] + g
+            new[p] = w - lr * velocity[p] - lr * wd * penalized[p] * w
+            bad |= not np.isfinite(new[p])
+    else:
+        for p in range(params.shape[0]):
+            w = params[p]
+            g = scale * grad_sum[p] + penalized[p] * (l2 * w + l1 * np.sign(w))
+            new[p] = w - lr * g - lr * wd * penalized[p] * w
+            bad |= not np.isfinite(new[p])
+    return not bad
+
+
+@_jit_inline
+def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g, extra, use_extra):
+    """Back-propagate output deltas D (K x B) through the block in A.
+
+    With ``use_extra``, ``extra`` (H x B, H the last hidden layer's width) is added to the
+    back-propagated delta of the last hidden layer before its activation slope: the
+    hidden-target term lam (a_L - p) of `_hidden_target_block`.
+
+    delta_{l-1} = (delta_l W_l^T) * act'(a_{l-1});  dL/dW_l = a_{l-1}^T delta_l,  dL/db_l = delta_l.
+    per_sample: G[j, p] = dL_j/dtheta_p (G is the block's B x P rows).
+    Otherwise: g[p] += sum_j dL_j/dtheta_p. For a narrow layer over a long block the weight
+    sums are dot products over rows (`_dot`); otherwise they are accumulated as
+    g[W_l][i, :] += a[i, j] delta[j, :] from the transposed deltas DT (B x fo, flat), so the
+    inner loop runs over output units. Either way the order is fixed by the shapes alone.
+    D is overwritten; D2 is scratch of the same size.
+    """
+    L = sizes.shape[0] - 1
+    p_end = params.shape[0]
+    a_lay = 0
+    for l in range(L):
+        a_lay += sizes[l] * B  # offset of the output layer's activations
+    cur = D
+    nxt = D2
+    for l in range(L - 1, -1, -1):
+        fi = sizes[l]
+        fo = sizes[l + 1]
+        b0 = p_end - fo
+        w0 = b0 - fi * fo
+        a_in = a_lay - fi * B
+        add = use_extra and l == L - 1
+        if l > 0 and B == 1:
+            for i in range(fi):
+                acc = 0.0
+                for o in range(fo):
+                    acc += params[w0 + i * fo + o] * cur[o]
+                if add:
+                    acc += extra[i]
+                nxt[i] = acc * _activation_slope(hidden, A[a_in + i])
+        elif l > 0:
+            for i in range(fi):
+                nx = nxt[i * B:(i + 1) * B]
+                a = A[a_in + i * B:a_in + (i + 1) * B]
+                for j in range(B):
+                    nx[j] = 0.0
+                _accumulate_rows(nx, params, w0 + i * fo, 1, cur, 0, B, fo)
+                if add:
+                    for j in range(B):
+                        nx[j] += extra[i * B + j]
+                for j in range(B):
+                    nx[j] *= _activation_slope(hidden, a[j])
+        if per_sample and fo < NARROW:  # narrow layer: G written column by column
+            for o in range(fo):
+                d = cur[o * B:(o + 1) * B]
+                col = G[:, b0 + o]
+                for j in range(B):
+                    col[j] = d[j]
+                for i in range(fi):
+                    a = A[a_in + i * B:a_in + (i + 1) * B]
+                    col = G[:, w0 + i * fo + o]
+                    for j in range(B):
+                        col[j] = a[j] * d[j]
+        elif per_sample:  # rows of G written whole, from the transposed deltas
+            for o in range(fo):
+                d = cur[o * B:(o + 1) * B]
+                for j in range(B):
+                    DT[j * fo + o] = d[j]
+            for j in range(B):
+                dt = DT[j * fo:(j + 1) * fo]
+                gb = G[j, b0:b0 + fo]
+                for o in range(fo):
+                    gb[o] = dt[o]
+                for i in range(fi):
+                    a = A[a_in + i * B + j]
+                    gw = G[j, w0 + i * fo:w0 + (i + 1) * fo]
+                    for o in range(fo):
+                        gw[o] = a * dt[o]
+        elif B == 1:
+            for o in range(fo):
+                g[b0 + o] += cur[o]
+            for i in range(fi):
+                a = A[a_in + i]
+                for o in range(fo):
+                    g[w0 + i * fo + o] += a * cur[o]
+        elif fo < NARROW and B >= 2 * NARROW:
+            for o in range(fo):
+                d = cur[o * B:(o + 1) * B]
+                s = 0.0
+                for j in range(B):
+                    s += d[j]
+                g[b0 + o] += s
+                for i in range(fi):
+                    g[w0 + i * fo + o] += _dot(A[a_in + i * B:a_in + (i + 1) * B], d, B)
+        else:
+            for o in range(fo):
+                d = cur[o * B:(o + 1) * B]
+                s = 0.0
+                for j in range(B):
+                    s += d[j]
+                    DT[j * fo + o] = d[j]
+                g[b0 + o] += s
+            for i in range(fi):
+                _accumulate_rows(g[w0 + i * fo:w0 + (i + 1) * fo], A, a_in + i * B, 1, DT, 0, fo, B)
+        if l > 0:
+            cur, nxt = nxt, cur
+        p_end = w0
+        a_lay = a_in
+
+
+# ---------------------------------------------------------------- whole-data drivers
+
+
+@_jit
+def value_summary(x, row_len):
+    """(number of non-finite values, min, max, max over rows of |row sum - 1|) of a flat
+    array read as rows of ``row_len``; one pass, for the Python layer's checks."""
+    bad = 0
+    lo = np.inf
+    hi = -np.inf
+    worst = 0.0
+    for r in range(x.shape[0] // row_len):
+        s = 0.0
+        for k in range(row_len):
+            v = x[r * row_len + k]
+            if not np.isfinite(v):
+                bad += 1
+            lo = min(lo, v)
+            hi = max(hi, v)
+            s += v
+        worst = max(worst, abs(s - 1.0))
+    return bad, lo, hi, worst
+
+
+@_jit
+def _workspace(sizes, B, like):
+    """Buffers for blocks of up to B rows: activations A, logits Z, deltas D and D2 and
+    their transpose DT, row scratch tmp, and row indices rows."""
+    A = np.empty(sizes.sum() * B, like.dtype)
+    width = sizes[1:].max()
+    Z = np.empty(sizes[-1] * B, like.dtype)
+    return (A, Z, np.empty(width * B, like.dtype), np.empty(width * B, like.dtype),
+            np.empty(width * B, like.dtype), np.empty(B, like.dtype), np.empty(B, np.int64))
+
+
+@_jit
+def _output_offset(sizes, B):
+    """Offset of the output layer inside a block's activations A."""
+    return (sizes.sum() - sizes[-1]) * B
+
+
+@_jit_inline
+def _forward_rows(params, sizes, hidden, output, X, start, B, A, Z, tmp, rows):
+    """Forward pass of rows start .. start + B - 1 of X; returns the output layer's offset in A."""
+    for j in range(B):
+        rows[j] = start + j
+    _forward_block(params, sizes, hidden, output, X, rows, B, A, Z, tmp)
+    return _output_offset(sizes, B)
+
+
+@_jit
+def forward_all(params, sizes, hidden, output, X, Z, O):
+    """Row-major logits Z and outputs O (n x K) for every row of X."""
+    n = X.shape[0]
+    K = sizes[-1]
+    Bmax = min(n, ROW_BLOCK)
+    A, Zb, _, _, _, tmp, rows = _workspace(sizes, Bmax, params)
+    for start in range(0, n, Bmax):
+        B = min(Bmax, n - start)
+        ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
+        for j in range(B):
+            for k in range(K):
+                Z[start + j, k] = Zb[k * B + j]
+                O[start + j, k] = A[ob + k * B + j]
+
+
+@_jit
+def error_terms(Zt, T, loss, output, D):
+    """Row-major delta (n x K) from feature-major logits Zt (K*n) and targets T (n x K)."""
+    n, K = T.shape
+    O = np.empty_like(Zt)
+    _output(output, Zt, O, K, n, np.empty(n, Zt.dtype))
+    Dt = np.empty_like(Zt)
+    _error_term_block(O, Zt, T, np.arange(n), n, K, loss, output, 0.0, Dt)
+    for j in range(n):
+        for k in range(K):
+            D[j, k] = Dt[k * n + j]
+
+
+@_jit
+def logit_losses(Zt, T, loss, output, out):
+    """out[n] = L(z_n, t_n) from feature-major logits Zt (K*n) and targets T (n x K)."""
+    n, K = T.shape
+    O = np.empty_like(Zt)
+    _output(output, Zt, O, K, n, np.empty(n, Zt.dtype))
+    _loss_block(O, Zt, T, np.arange(n), n, K, loss, output, out)
+
+
+@_jit
+def sample_losses(params, sizes, hidden, output, loss, X, T, out):
+    """out[n] = L(x_n, t_n) for every row."""
+    n = X.shape[0]
+    K = sizes[-1]
+    Bmax = min(n, ROW_BLOCK)
+    A, Zb, _, _, _, tmp, rows = _workspace(sizes, Bmax, params)
+    for start in range(0, n, Bmax):
+        B = min(Bmax, n - start)
+        ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
+        _loss_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, out[start:start + B])
+
+
+@_jit
+def gradients(params, sizes, hidden, output, loss, X, T, per_sample, G, g):
+    """Per-sample gradients into G (n x P), or their mean into g (P,), which must be zeroed."""
+    n = X.shape[0]
+    K = sizes[-1]
+    Bmax = min(n, ROW_BLOCK)
+    A, Zb, D, D2, DT, tmp, rows = _workspace(sizes, Bmax, params)
+    for start in range(0, n, Bmax):
+        B = min(Bmax, n - start)
+        ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
+        _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
+        Gb = G[start:start + B] if per_sample else G
+        _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, Gb, g, tmp, False)
+    if not per_sample:
+        for p in range(g.shape[0]):
+            g[p] /= n

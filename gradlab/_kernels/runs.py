@@ -1,0 +1,424 @@
+"""Training many runs at once (`train_runs`): blocks of runs of one shape, the run index
+innermost, one block per thread."""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .blocks import (CE, IDENTITY, MSE, NARROW, SOFTMAX, _activate, _activation_slope, _exp, _jit, _jit_inline,
+                     _output_offset)
+from .training import TRAIN_LOSS, WEIGHT_NORM, record
+
+
+# ---------------------------------------------------------------- many runs at once
+#
+# A block of RB runs of one shape trains together. Every array carries the run index r
+# innermost (params (P, RB), activations (units * B, RB), ...), so each arithmetic step is
+# one loop over runs that vectorises. Per run, every value is computed by the same
+# expressions, in the same order and the same float types as in `train_chunk` (the float64
+# accumulators where it uses them included), so a run's results do not depend on RB, on its
+# slot in the block, or on threads: they equal `train_chunk`'s bit for bit.
+
+
+@_jit_inline
+def _forward_runs(W, sizes, hidden, output, B, A, Z, m):
+    """Forward pass of a block of runs (`_forward_block` per run); A's input rows are filled.
+
+    Arrays are (rows, RB) and indexed [row, r]: the row index is fixed inside each loop over
+    runs and r counts from 0, so the accesses are consecutive and the loops vectorise (row
+    views would cost a reference count each, and flat indices defeat numba's proof that an
+    index is not negative)."""
+    RB = W.shape[1]
+    L = sizes.shape[0] - 1
+    p = 0
+    a_in = 0
+    for l in range(L):
+        fi = sizes[l]
+        fo = sizes[l + 1]
+        b0 = p + fi * fo
+        a_out = a_in + fi * B
+        last = l == L - 1
+        for o in range(fo):
+            for j in range(B):
+                if last:
+                    zq = o * B + j
+                    for r in range(RB):
+                        Z[zq, r] = W[b0 + o, r]
+                    i = 0
+                    while i + 4 <= fi:
+                        wq = p + i * fo + o
+                        aq = a_in + i * B + j
+                        for r in range(RB):
+                            Z[zq, r] = (((Z[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + B, r])
+                                        + W[wq + 2 * fo, r] * A[aq + 2 * B, r]) + W[wq + 3 * fo, r] * A[aq + 3 * B, r]
+                        i += 4
+                    while i < fi:
+                        wq = p + i * fo + o
+                        aq = a_in + i * B + j
+                        for r in range(RB):
+                            Z[zq, r] += W[wq, r] * A[aq, r]
+                        i += 1
+                else:
+                    zq = a_out + o * B + j
+                    for r in range(RB):
+                        A[zq, r] = W[b0 + o, r]
+                    i = 0
+                    while i + 4 <= fi:  # four terms per pass, added in the same order
+                        wq = p + i * fo + o
+                        aq = a_in + i * B + j
+                        for r in range(RB):
+                            A[zq, r] = (((A[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + B, r])
+                                        + W[wq + 2 * fo, r] * A[aq + 2 * B, r]) + W[wq + 3 * fo, r] * A[aq + 3 * B, r]
+                        i += 4
+                    while i < fi:
+                        wq = p + i * fo + o
+                        aq = a_in + i * B + j
+                        for r in range(RB):
+                            A[zq, r] += W[wq, r] * A[aq, r]
+                        i += 1
+        if last:
+            if output == SOFTMAX:
+                for j in range(B):
+                    for r in range(RB):
+                        m[r] = Z[j, r]
+                    for k in range(1, fo):
+                        zk = k * B + j
+                        for r in range(RB):
+                            m[r] = max(m[r], Z[zk, r])
+                    for k in range(fo):
+                        zk = k * B + j
+                        for r in range(RB):
+                            A[a_out + zk, r] = _exp(Z[zk, r] - m[r])
+                    for r in range(RB):
+                        m[r] = A[a_out + j, r]
+                    for k in range(1, fo):
+                        zk = a_out + k * B + j
+                        for r in range(RB):
+                            m[r] += A[zk, r]
+                    for k in range(fo):
+                        zk = a_out + k * B + j
+                        for r in range(RB):
+                            A[zk, r] /= m[r]
+            else:
+                for q in range(fo * B):
+                    for r in range(RB):
+                        A[a_out + q, r] = Z[q, r]
+                _activate(output, A[a_out:a_out + fo * B].reshape(-1), fo * B * RB)
+        else:
+            _activate(hidden, A[a_out:a_out + fo * B].reshape(-1), fo * B * RB)
+        p = b0 + fo
+        a_in = a_out
+
+
+@_jit_inline
+def _error_term_runs(A, ob, Z, T, order, pos, B, K, loss, output, beta, D, s, ok):
+    """Output deltas of a block of runs (`_error_term_block` per run; outputs in A from row
+    ob; run r's targets T[r] at rows order[r, pos + j]); ok[r] &= every delta of run r is finite."""
+    RB = D.shape[1]
+    for j in range(B):
+        if loss == MSE and output == SOFTMAX:
+            for r in range(RB):
+                s[r] = 0.0
+            for k in range(K):
+                q = k * B + j
+                for r in range(RB):
+                    o = A[ob + q, r]
+                    s[r] += (o - T[r, order[r, pos + j], k]) * o
+            for k in range(K):
+                q = k * B + j
+                for r in range(RB):
+                    o = A[ob + q, r]
+                    D[q, r] = o * ((o - T[r, order[r, pos + j], k]) - s[r])
+        else:
+            for k in range(K):
+                q = k * B + j
+                for r in range(RB):
+                    o = A[ob + q, r]
+                    e = o - T[r, order[r, pos + j], k]
+                    if loss != CE and output != IDENTITY:
+                        e *= o * (1.0 - o)
+                    D[q, r] = e
+        for r in range(RB):
+            if beta[r] != 0.0:
+                if output == SOFTMAX:
+                    h = 0.0
+                    for k in range(K):
+                        o = A[ob + k * B + j, r]
+                        if o > 0.0:
+                            h -= o * math.log(o)
+                    for k in range(K):
+                        o = A[ob + k * B + j, r]
+                        if o > 0.0:
+                            D[k * B + j, r] += beta[r] * o * (math.log(o) + h)
+                else:
+                    for k in range(K):
+                        q = k * B + j
+                        o = A[ob + q, r]
+                        D[q, r] += beta[r] * o * (1.0 - o) * Z[q, r]
+    for q in range(K * B):
+        for r in range(RB):
+            ok[r] &= np.isfinite(D[q, r])
+
+
+@_jit_inline
+def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, weight, use_extra):
+    """Gradients of a block of runs summed over the batch into G (`_backward_block` per run
+    with per_sample=False, G zeroed first): the same sums in the same order, chosen by the
+    same shapes. D is overwritten; D2 is scratch; acc (RB,) and s8 (8, RB) are float64.
+    With ``use_extra``, runs whose hidden-target ``weight[r]`` is not 0 add extra (H B, RB) at
+    the last hidden layer, as `_backward_block` does."""
+    RB = W.shape[1]
+    L = sizes.shape[0] - 1
+    p_end = W.shape[0]
+    a_lay = 0
+    for l in range(L):
+        a_lay += sizes[l] * B
+    cur = D
+    nxt = D2
+    for l in range(L - 1, -1, -1):
+        fi = sizes[l]
+        fo = sizes[l + 1]
+        b0 = p_end - fo
+        w0 = b0 - fi * fo
+        a_in = a_lay - fi * B
+        add = use_extra and l == L - 1
+        if l > 0:
+            for i in range(fi):
+                for j in range(B):
+                    aq = a_in + i * B + j
+                    nq = i * B + j
+                    if B == 1:  # train_chunk sums one row in a float64 scalar
+                        for r in range(RB):
+                            acc[r] = 0.0
+                        for o in range(fo):
+                            wq = w0 + i * fo + o
+                            for r in range(RB):
+                                acc[r] += W[wq, r] * cur[o, r]
+                        if add:
+                            for r in range(RB):
+                                acc[r] = acc[r] + extra[nq, r] if weight[r] != 0.0 else acc[r]
+                        for r in range(RB):
+                            nxt[nq, r] = acc[r] * _activation_slope(hidden, A[aq, r])
+                    else:
+                        for r in range(RB):
+                            nxt[nq, r] = 0.0
+                        for o in range(fo):
+                            wq = w0 + i * fo + o
+                            cq = o * B + j
+                            for r in range(RB):
+                                nxt[nq, r] += W[wq, r] * cur[cq, r]
+                        if add:
+                            for r in range(RB):
+                                nxt[nq, r] = nxt[nq, r] + extra[nq, r] if weight[r] != 0.0 else nxt[nq, r]
+                        for r in range(RB):
+                            nxt[nq, r] *= _activation_slope(hidden, A[aq, r])
+        for q in range(w0, p_end):
+            for r in range(RB):
+                G[q, r] = 0.0
+        if B == 1:
+            for o in range(fo):
+                for r in range(RB):
+                    G[b0 + o, r] += cur[o, r]
+            for i in range(fi):
+                aq = a_in + i
+                for o in range(fo):
+                    gq = w0 + i * fo + o
+                    for r in range(RB):
+                        G[gq, r] += A[aq, r] * cur[o, r]
+        else:
+            for o in range(fo):
+                for r in range(RB):
+                    acc[r] = 0.0
+                for j in range(B):
+                    cq = o * B + j
+                    for r in range(RB):
+                        acc[r] += cur[cq, r]
+                for r in range(RB):
+                    G[b0 + o, r] += acc[r]
+            if fo < NARROW and B >= 2 * NARROW:  # `_dot`: eight partial sums over rows
+                for i in range(fi):
+                    for o in range(fo):
+                        for q in range(8):
+                            for r in range(RB):
+                                s8[q, r] = 0.0
+                        j = 0
+                        while j + 8 <= B:
+                            for q in range(8):
+                                aq = a_in + i * B + j + q
+                                cq = o * B + j + q
+                                for r in range(RB):
+                                    s8[q, r] += A[aq, r] * cur[cq, r]
+                            j += 8
+                        while j < B:
+                            aq = a_in + i * B + j
+                            cq = o * B + j
+                            for r in range(RB):
+                                s8[0, r] += A[aq, r] * cur[cq, r]
+                            j += 1
+                        gq = w0 + i * fo + o
+                        for r in range(RB):
+                            G[gq, r] += ((s8[0, r] + s8[1, r]) + (s8[2, r] + s8[3, r])) + (
+                                (s8[4, r] + s8[5, r]) + (s8[6, r] + s8[7, r]))
+            else:  # `_accumulate_rows` over rows: sequential in j
+                for i in range(fi):
+                    for o in range(fo):
+                        gq = w0 + i * fo + o
+                        for j in range(B):
+                            aq = a_in + i * B + j
+                            cq = o * B + j
+                            for r in range(RB):
+                                G[gq, r] = G[gq, r] + A[aq, r] * cur[cq, r]
+        if l > 0:
+            cur, nxt = nxt, cur
+        p_end = w0
+        a_lay = a_in
+
+
+@_jit_inline
+def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum, any_penalty, ok):
+    """`_sgd_update` for a block of runs: hyper (5, RB) per run; ok[r] &= all new values of
+    run r are finite.
+
+    Without penalties or decay in the block (l2 = l1 = weight_decay = 0 for every run) the
+    update is w - lr scale g: the same bits, since the penalty terms are then signed zeros
+    added to values that are never -0.0 (gradients are sums started at +0.0, and parameters
+    start at +0.0 or non-zero, and x - x is +0.0)."""
+    RB = W.shape[1]
+    lr = hyper[0]
+    l2 = hyper[1]
+    l1 = hyper[2]
+    wd = hyper[3]
+    momentum = hyper[4]
+    for p in range(W.shape[0]):
+        if any_momentum:
+            for r in range(RB):
+                w = W[p, r]
+                g = scale * G[p, r] + penalized[p, r] * (l2[r] * w + l1[r] * np.sign(w))
+                if momentum[r] != 0.0:
+                    velocity[p, r] = momentum[r] * velocity[p, r] + g
+                    new[p, r] = w - lr[r] * velocity[p, r] - lr[r] * wd[r] * penalized[p, r] * w
+                else:
+                    new[p, r] = w - lr[r] * g - lr[r] * wd[r] * penalized[p, r] * w
+        elif any_penalty:
+            for r in range(RB):
+                w = W[p, r]
+                g = scale * G[p, r] + penalized[p, r] * (l2[r] * w + l1[r] * np.sign(w))
+                new[p, r] = w - lr[r] * g - lr[r] * wd[r] * penalized[p, r] * w
+        else:
+            for r in range(RB):
+                new[p, r] = W[p, r] - lr[r] * (scale * G[p, r])
+        for r in range(RB):
+            ok[r] &= np.isfinite(new[p, r])
+
+
+@_jit
+def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
+                      order, batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
+                      stats, layer_norms, state, h_targets, h_weight):
+    """`train_chunk` for one block of runs (arrays with the run index r innermost; T, order,
+    stats, layer_norms and state indexed by run first). state[r] = (records written, step
+    that diverged; -1 marks an unused slot). h_targets (classes, H) and h_weight (RB,): the
+    hidden-target term of `train_chunk`, per run."""
+    P, RB = W.shape
+    n = X.shape[0]
+    K = sizes[-1]
+    units = sizes.sum()
+    width = sizes[1:].max()
+    steps_per_epoch = (n + batch - 1) // batch
+    A = np.empty((units * batch, RB), W.dtype)
+    Z = np.empty((K * batch, RB), W.dtype)
+    D = np.empty((width * batch, RB), W.dtype)
+    D2 = np.empty((width * batch, RB), W.dtype)
+    G = np.empty((P, RB), W.dtype)
+    new = np.empty((P, RB), W.dtype)
+    m = np.empty(RB, W.dtype)
+    acc = np.empty(RB)
+    s8 = np.empty((8, RB))
+    ok = np.empty(RB, np.bool_)
+    live = np.empty(RB, np.bool_)
+    vec = np.empty(P, W.dtype)
+    no_traced = np.empty(0, np.int64)
+    no_traces = np.empty((stats.shape[1], 0, 0), W.dtype)
+    any_momentum = False
+    any_penalty = False
+    use_extra = False
+    for r in range(RB):
+        use_extra |= h_weight[r] != 0.0
+    H = sizes[-2]
+    extra = np.empty((H * batch if use_extra else 0, RB), W.dtype)
+    in_spare = False  # whether W is currently the spare buffer (new and W swap every step)
+    alive = True
+    for r in range(RB):
+        live[r] = state[r, 1] == 0
+        any_momentum |= hyper[4, r] != 0.0
+        any_penalty |= hyper[1, r] != 0.0 or hyper[2, r] != 0.0 or hyper[3, r] != 0.0
+    step = step0
+    for e in range(n_epochs):
+        for b in range(steps_per_epoch):
+            alive = False
+            for r in range(RB):
+                alive |= live[r]
+            if not alive:
+                break
+            B = min(batch, n - b * batch)
+            pos = e * n + b * batch
+            for r in range(RB):
+                for j in range(B):
+                    row = order[r, pos + j]
+                    for i in range(sizes[0]):
+                        A[i * B + j, r] = X[row, i]
+            _forward_runs(W, sizes, hidden, output, B, A, Z, m)
+            for r in range(RB):
+                ok[r] = live[r]
+            _error_term_runs(A, _output_offset(sizes, B), Z, T, order, pos, B, K, loss,
+                             output, beta, D, acc, ok)
+            if use_extra:
+                a0 = (units - K - H) * B
+                for i in range(H):
+                    for j in range(B):
+                        for r in range(RB):
+                            extra[i * B + j, r] = h_weight[r] * (
+                                A[a0 + i * B + j, r] - h_targets[labels[order[r, pos + j]], i])
+            _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, h_weight, use_extra)
+            _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, any_penalty, ok)
+            if (step + 1) % record_every == 0 or step + 1 == total_steps:
+                for r in range(RB):
+                    if ok[r]:
+                        for p in range(P):
+                            vec[p] = new[p, r]
+                        rec = state[r, 0]
+                        record(vec, sizes, hidden, output, loss, X, T[r], labels, Xt, Tt, labels_t, no_traced,
+                               rec, stats[r], layer_norms[r], no_traces)
+                        if np.isfinite(stats[r, rec, TRAIN_LOSS]) and np.isfinite(stats[r, rec, WEIGHT_NORM]):
+                            state[r, 0] += 1
+                        else:
+                            ok[r] = False
+            for r in range(RB):  # runs whose step failed keep the parameters it started from
+                if not ok[r]:
+                    for p in range(P):
+                        new[p, r] = W[p, r]
+                    if live[r]:
+                        state[r, 1] = step + 1
+                        live[r] = False
+            W, new = new, W
+            in_spare = not in_spare
+            step += 1
+        if not alive:
+            break
+    if in_spare:
+        spare = new  # the caller's array, after the last swap
+        for p in range(P):
+            for r in range(RB):
+                spare[p, r] = W[p, r]
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def train_runs(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels, order,
+               batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state,
+               hidden_target):
+    """`_train_runs_block` over blocks of runs, one block per prange iteration: every array is
+    indexed by block first (W (NB, P, RB), T (NB, RB, n, K), order (NB, RB, epochs * n), ...)."""
+    for b in prange(W.shape[0]):
+        _train_runs_block(W[b], velocity[b], penalized[b], sizes, hidden, output, loss, beta[b], hyper[b], X, T[b],
+                          labels, order[b], batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
+                          stats[b], layer_norms[b], state[b], hidden_target[0], hidden_target[1][b])
