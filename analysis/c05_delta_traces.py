@@ -17,7 +17,7 @@ import pandas as pd
 
 import gradlab as gl
 from gradlab import curves
-from gradlab.report import script_main, save_figure, style
+from gradlab.report import Number, Supporting, script_main, save_figure, style
 
 CLAIMS = ("C5",)
 LR = 0.1
@@ -124,8 +124,10 @@ def figure(ctx):
 
 
 def run(ctx):
-    figure(ctx)
-    return []
+    files, numbers = figure(ctx)
+    return [Supporting("C5", "per-sample delta traces of hidden-to-true-class weights during training, hard vs "
+                       "smoothed targets: when each row's update flips sign, and the share of rows past t'.",
+                       [f for f in files if f.endswith(".png")], [Number(k, v) for k, v in numbers.items()])]
 
 
 if __name__ == "__main__":

@@ -116,7 +116,9 @@ def test_c05_delta_traces(tmp_path):
     assert numbers["trace_vs_past_target_max"] == 0.0
     assert numbers["hard_rows_ever_flipped"] == 0 and (records[records["a"] == 0]["past_target"] == 0).all()
     assert numbers["ls0.1_share_flipped_by_end"] > 0.5
-    assert module.run(ctx) == []
+    (supporting,) = module.run(ctx)  # figure 5 is shown under C5 as a supporting figure
+    assert supporting.claim == "C5" and supporting.figures == ["c05_delta_traces.png"]
+    assert {n.name: n.value for n in supporting.numbers}["hard_rows_ever_flipped"] == 0
 
 
 def test_c10_mse(ctx):

@@ -224,3 +224,17 @@ def test_cli_report_only_c5_through_a_subprocess(tmp_path):
     assert list(data["claims"]) == ["C5"] and data["quick"] is True
     assert (tmp_path / "c05_error_terms.png").stat().st_size > 10_000
     assert "## C6: " in (tmp_path / "REPORT.md").read_text()
+
+
+def test_supporting_results_render_under_their_claim(tmp_path):
+    from gradlab.report import Number, Supporting
+    from gradlab.report import document
+    extra = Supporting("C7", "a second view", ["x.png"], [Number("gap", 1.5, "nats")])
+    report = document.update(document.empty(), [extra], quick=True, script="analysis/x.py", declared=("C7",))
+    document.write(tmp_path, report)
+    text = (tmp_path / "REPORT.md").read_text()
+    section = text[text.index("## C7"):text.index("## C8")]
+    assert "not yet measured" in section and "Also measured" in section and "![C7: x.png](x.png)" in section
+    assert "| gap | 1.5 | nats |" in section
+    with pytest.raises(ValueError, match="caption"):
+        Supporting("C7", "")

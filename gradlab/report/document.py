@@ -3,14 +3,14 @@ import json
 import os
 from pathlib import Path
 
-from .results import CLAIM_IDS, CLAIM_TITLES
+from .results import CLAIM_IDS, CLAIM_TITLES, Supporting
 from .save import git_commit, gradlab_version, to_json
 
 NOT_MEASURED = "not yet measured"
 
 
 def empty():
-    return {"claims": {}, "failures": {}, "scripts": {}}
+    return {"claims": {}, "supporting": {}, "failures": {}, "scripts": {}}
 
 
 def load(out):
@@ -20,17 +20,21 @@ def load(out):
 
 
 def update(report, results, quick, script=None, declared=(), seconds=None, failure=None):
-    """Put ``results`` (ClaimResults) into ``report`` (a dict as in report.json), replacing the
-    entries of their claims. ``script`` ran for the ``declared`` claims; its ``failure`` message is
-    kept until it succeeds."""
+    """Put ``results`` (ClaimResults and Supporting) into ``report`` (a dict as in report.json),
+    replacing the entries of their claims (supporting entries: of their claim and script).
+    ``script`` ran for the ``declared`` claims; its ``failure`` message is kept until it succeeds."""
     report = dict(report)
     claims, failures, scripts = (dict(report.get(k, {})) for k in ("claims", "failures", "scripts"))
+    supporting = {c: dict(v) for c, v in report.get("supporting", {}).items()}
     commit = git_commit()
     for r in results:
         entry = r.to_dict()
-        entry.pop("claim")
+        entry.pop("claim", None)
         entry.update(quick=bool(quick), git_commit=commit, script=script)
-        claims[r.claim] = entry
+        if isinstance(r, Supporting):
+            supporting.setdefault(r.claim, {})[script] = entry
+        else:
+            claims[r.claim] = entry
     if script is not None:
         scripts[script] = {"claims": list(declared), "reported": [r.claim for r in results], "seconds": seconds}
         if failure is None:
@@ -38,7 +42,9 @@ def update(report, results, quick, script=None, declared=(), seconds=None, failu
         else:
             failures[script] = failure
     report.update(quick=any(c.get("quick", False) for c in claims.values()),
-                  claims={c: claims[c] for c in CLAIM_IDS if c in claims}, failures=failures, scripts=scripts)
+                  claims={c: claims[c] for c in CLAIM_IDS if c in claims},
+                  supporting={c: supporting[c] for c in CLAIM_IDS if c in supporting},
+                  failures=failures, scripts=scripts)
     return report
 
 
@@ -54,6 +60,21 @@ def _fmt(value):
 
 def _cell(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _supporting(report, c):
+    """The "Also measured" blocks of claim ``c``: supporting figures and numbers, per script."""
+    lines = []
+    for script, extra in report.get("supporting", {}).get(c, {}).items():
+        lines += ["", f"**Also measured** (`{script}`{', quick mode' if extra.get('quick') else ''}): "
+                      f"{extra['caption']}", ""]
+        for fig in extra.get("figures", []):
+            lines += [f"![{c}: {fig}]({fig})", ""]
+        if extra.get("numbers"):
+            lines += ["| number | value | unit | note |", "|---|---|---|---|"]
+            lines += [f"| {_cell(n['name'])} | {_cell(_fmt(n['value']))} | {_cell(n['unit'])} | {_cell(n['note'])} |"
+                      for n in extra["numbers"]]
+    return lines
 
 
 def render(report):
@@ -85,6 +106,7 @@ def render(report):
                 lines.append(f"{NOT_MEASURED}: `{script}` failed ({_cell(message)}).")
             else:
                 lines.append(f"{NOT_MEASURED}: no analysis script has reported on this claim.")
+            lines += _supporting(report, c)
             continue
         e = claims[c]
         mode = "quick mode" if e.get("quick") else "full settings"
@@ -97,6 +119,7 @@ def render(report):
             lines += ["| number | value | unit | note |", "|---|---|---|---|"]
             lines += [f"| {_cell(n['name'])} | {_cell(_fmt(n['value']))} | {_cell(n['unit'])} | {_cell(n['note'])} |"
                       for n in e["numbers"]]
+        lines += _supporting(report, c)
         if c in failed_claims:
             lines += ["", f"Note: the last run of `{failed_claims[c][0]}` failed ({_cell(failed_claims[c][1])}); "
                           "the result above is from an earlier run."]
@@ -114,7 +137,7 @@ def write(out, report):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"gradlab_version": gradlab_version(), "git_commit": git_commit(), "quick": bool(report.get("quick")),
-              **{k: report.get(k, {}) for k in ("claims", "failures", "scripts")}}
+              **{k: report.get(k, {}) for k in ("claims", "supporting", "failures", "scripts")}}
     text = json.dumps(report, indent=2, default=to_json, allow_nan=False)
     _write_atomic(out / "report.json", text + "\n")
     _write_atomic(out / "REPORT.md", render(json.loads(text)))

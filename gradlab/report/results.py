@@ -115,3 +115,26 @@ class ClaimResult:
         d = asdict(self)
         d["numbers"] = [n.to_dict() for n in self.numbers]
         return d
+
+
+@dataclass
+class Supporting:
+    """Figures and numbers that inform a claim without being inputs to its verdict rule (for
+    instance a second view drawn by another script). Shown in the claim's section under
+    "Also measured"; ``caption`` says what they show."""
+    claim: str
+    caption: str
+    figures: list = field(default_factory=list)
+    numbers: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.claim = claim_id(self.claim)
+        if not isinstance(self.caption, str) or not self.caption:
+            raise ValueError("caption: a non-empty string is needed")
+        if not all(isinstance(n, Number) for n in self.numbers):
+            raise TypeError("numbers: Number objects are needed")
+        if not all(isinstance(f, str) and f.endswith(".png") for f in self.figures):
+            raise ValueError(f"figures: png file names are needed; got {self.figures!r}")
+
+    def to_dict(self):
+        return {"caption": self.caption, "figures": list(self.figures), "numbers": [n.to_dict() for n in self.numbers]}

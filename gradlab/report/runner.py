@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from . import document
 from .paths import ANALYSIS, ROOT
-from .results import ClaimResult, Context, claim_id
+from .results import ClaimResult, Context, Supporting, claim_id
 
 
 def default_out(quick):
@@ -43,8 +43,8 @@ def _context(args):
 
 
 def _check_results(results, declared, script):
-    if not isinstance(results, (list, tuple)) or not all(isinstance(r, ClaimResult) for r in results):
-        raise TypeError(f"{script}: run(ctx) must return a list of ClaimResult")
+    if not isinstance(results, (list, tuple)) or not all(isinstance(r, (ClaimResult, Supporting)) for r in results):
+        raise TypeError(f"{script}: run(ctx) must return a list of ClaimResult or Supporting")
     extra = [r.claim for r in results if r.claim not in declared]
     if extra:
         raise ValueError(f"{script}: run(ctx) returned results for {extra}, not in its CLAIMS {declared}")
@@ -72,7 +72,7 @@ def script_main(run, claims, argv=None):
     report = document.update(document.load(ctx.out), results, ctx.quick, script, declared, time.perf_counter() - start)
     path = document.write(ctx.out, report)
     for r in results:
-        print(f"{r.claim}: {r.verdict}")
+        print(f"{r.claim}: {getattr(r, 'verdict', 'supporting figures')}")
     print(f"wrote {path}")
     return 0
 
