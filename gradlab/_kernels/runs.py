@@ -38,44 +38,27 @@ def _forward_runs(W, sizes, hidden, output, B, A, Z, m):
         b0 = p + fi * fo
         a_out = a_in + fi * B
         last = l == L - 1
+        out = Z if last else A  # the output layer's sums go to Z, hidden ones into A
+        out0 = 0 if last else a_out
         for o in range(fo):
             for j in range(B):
-                if last:
-                    zq = o * B + j
+                zq = out0 + o * B + j
+                for r in range(RB):
+                    out[zq, r] = W[b0 + o, r]
+                i = 0
+                while i + 4 <= fi:  # four terms per pass, added in the same order
+                    wq = p + i * fo + o
+                    aq = a_in + i * B + j
                     for r in range(RB):
-                        Z[zq, r] = W[b0 + o, r]
-                    i = 0
-                    while i + 4 <= fi:
-                        wq = p + i * fo + o
-                        aq = a_in + i * B + j
-                        for r in range(RB):
-                            Z[zq, r] = (((Z[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + B, r])
-                                        + W[wq + 2 * fo, r] * A[aq + 2 * B, r]) + W[wq + 3 * fo, r] * A[aq + 3 * B, r]
-                        i += 4
-                    while i < fi:
-                        wq = p + i * fo + o
-                        aq = a_in + i * B + j
-                        for r in range(RB):
-                            Z[zq, r] += W[wq, r] * A[aq, r]
-                        i += 1
-                else:
-                    zq = a_out + o * B + j
+                        out[zq, r] = (((out[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + B, r])
+                                      + W[wq + 2 * fo, r] * A[aq + 2 * B, r]) + W[wq + 3 * fo, r] * A[aq + 3 * B, r]
+                    i += 4
+                while i < fi:
+                    wq = p + i * fo + o
+                    aq = a_in + i * B + j
                     for r in range(RB):
-                        A[zq, r] = W[b0 + o, r]
-                    i = 0
-                    while i + 4 <= fi:  # four terms per pass, added in the same order
-                        wq = p + i * fo + o
-                        aq = a_in + i * B + j
-                        for r in range(RB):
-                            A[zq, r] = (((A[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + B, r])
-                                        + W[wq + 2 * fo, r] * A[aq + 2 * B, r]) + W[wq + 3 * fo, r] * A[aq + 3 * B, r]
-                        i += 4
-                    while i < fi:
-                        wq = p + i * fo + o
-                        aq = a_in + i * B + j
-                        for r in range(RB):
-                            A[zq, r] += W[wq, r] * A[aq, r]
-                        i += 1
+                        out[zq, r] += W[wq, r] * A[aq, r]
+                    i += 1
         if last:
             if output == SOFTMAX:
                 for j in range(B):

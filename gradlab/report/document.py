@@ -62,6 +62,11 @@ def _cell(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _numbers_table(numbers):
+    return ["| number | value | unit | note |", "|---|---|---|---|"] + [
+        f"| {_cell(n['name'])} | {_cell(_fmt(n['value']))} | {_cell(n['unit'])} | {_cell(n['note'])} |" for n in numbers]
+
+
 def _supporting(report, c):
     """The "Also measured" blocks of claim ``c``: supporting figures and numbers, per script."""
     lines = []
@@ -71,9 +76,7 @@ def _supporting(report, c):
         for fig in extra.get("figures", []):
             lines += [f"![{c}: {fig}]({fig})", ""]
         if extra.get("numbers"):
-            lines += ["| number | value | unit | note |", "|---|---|---|---|"]
-            lines += [f"| {_cell(n['name'])} | {_cell(_fmt(n['value']))} | {_cell(n['unit'])} | {_cell(n['note'])} |"
-                      for n in extra["numbers"]]
+            lines += _numbers_table(extra["numbers"])
     return lines
 
 
@@ -116,9 +119,7 @@ def render(report):
         for fig in e.get("figures", []):
             lines += [f"![{c}: {fig}]({fig})", ""]
         if e.get("numbers"):
-            lines += ["| number | value | unit | note |", "|---|---|---|---|"]
-            lines += [f"| {_cell(n['name'])} | {_cell(_fmt(n['value']))} | {_cell(n['unit'])} | {_cell(n['note'])} |"
-                      for n in e["numbers"]]
+            lines += _numbers_table(e["numbers"])
         lines += _supporting(report, c)
         if c in failed_claims:
             lines += ["", f"Note: the last run of `{failed_claims[c][0]}` failed ({_cell(failed_claims[c][1])}); "
