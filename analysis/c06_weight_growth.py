@@ -1,4 +1,4 @@
-"""C6 / C7: weight norms over 10^6 steps of online SGD with hard targets, label smoothing (LS) and
+"""C6 / C7: weight norms over 10^7 steps of online SGD with hard targets, label smoothing (LS) and
 penalties; the logit gap LS aims at; and (from c06_max_margin.py) the growth rate a linear model
 is known to follow.
 
@@ -8,17 +8,21 @@ weight decay, 5 seeds each; linear models (no hidden layer) on separable blobs (
 overlapping blobs and XOR (hard), the last two not linearly separable (an LP on the training
 rows confirms it). Growth is measured per decade of steps over the last two decades.
 
+Records on a roughly log-spaced schedule: each run is trained twice, to 10^7 steps recorded every
+10^4 steps and to 10^5 steps recorded every 100 (the same training, whose first records agree bit
+for bit; `curves.stitch` checks it), and its history is the short run's records followed by the
+long run's.
+
 Figures: c06_weight_norms (hard targets), c07_layer_norms (hard vs LS per layer; penalties),
 c07_gap_accuracy (logit gap at the end vs log(1 + K(1 - a)/a); test accuracy), c06_max_margin.
 """
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import gradlab as gl
-from gradlab import curves, margins
+from gradlab import curves, knobs, margins
 from gradlab.report import ClaimResult, Number, rules, save_figure, script_main, style
 from gradlab.report.runner import load_script
 from gradlab.sweep import run_key
@@ -30,8 +34,9 @@ L2 = (1e-4, 1e-3, 1e-2)
 L1 = (1e-3,)
 WEIGHT_DECAY = (3e-3,)
 LINEAR_SMOOTHING = 0.1
-FULL = dict(steps=10 ** 6, seeds=5, record_every=200)
-QUICK = dict(steps=10 ** 4, seeds=2, record_every=20)
+# steps and record_every: the long runs; early_*: the short companion run giving the early records
+FULL = dict(steps=10 ** 7, seeds=5, record_every=10 ** 4, early_steps=10 ** 5, early_record_every=100)
+QUICK = dict(steps=10 ** 4, seeds=2, record_every=100, early_steps=10 ** 3, early_record_every=10)
 TEST_SIZE = 0.2
 
 # name -> (data, layer sizes); the nets' data are separable by the net (train accuracy 1 is checked)
@@ -65,19 +70,32 @@ def label(kind, value):
             "wd": f"weight decay λ = {value:g}"}[kind]
 
 
+def _cached(ctx, folder, grid, data, record_every):
+    out = knobs.clear_if_fresh(ctx, Path(ctx.runs) / f"{folder}-every{record_every}")
+    return gl.sweep(grid, data=data, test_size=TEST_SIZE, record_every=record_every, out=out, extend=True,
+                    progress=ctx.progress)
+
+
+def with_epochs(grid, epochs):
+    """``grid`` with every run trained for ``epochs`` epochs instead."""
+    return sum((gl.Grid(**{**part, "epochs": [epochs]}) for part in grid.parts), gl.Grid())
+
+
 def sweep(ctx, name, grid, data):
-    """Run (or load from ctx.runs) ``grid`` on ``data``. Returns the history of the grid's runs, a
-    table with one row per run (settings, last record, saturated share of hidden activations) and
-    the arrays trained on (X_train, y_train, X_test, y_test)."""
-    out = Path(ctx.runs) / f"c06_{name.replace(' ', '_').lower()}"
-    if ctx.fresh:
-        shutil.rmtree(out, ignore_errors=True)
-    res = gl.sweep(grid, data=data, test_size=TEST_SIZE, record_every=settings(ctx)["record_every"], out=out,
-                   extend=True, progress=ctx.progress)
+    """Run (or load from ctx.runs) ``grid`` on ``data`` (its epochs: the long runs), with a short
+    companion of each run for the early records. Returns the stitched history of the grid's runs,
+    a table with one row per run (settings, last record, saturated share of hidden activations)
+    and the arrays trained on (X_train, y_train, X_test, y_test)."""
+    st = settings(ctx)
+    folder = f"c06_{name.replace(' ', '_').lower()}"
+    res = _cached(ctx, folder, grid, data, st["record_every"])
+    early_epochs = -(-st["early_steps"] // n_train(data[1]))
+    early = _cached(ctx, f"{folder}_early", with_epochs(grid, early_epochs), data, st["early_record_every"])
+    early_ids = {run_key({**s, "epochs": early_epochs}): k for k, s in enumerate(early.settings)}
     wanted = {run_key(s) for s in grid}
     ids = [k for k, s in enumerate(res.settings) if run_key(s) in wanted]
-    history = res.history
-    history = history[history["run"].isin(ids)]
+    runs = {k: early_ids[run_key({**res.settings[k], "epochs": early_epochs})] for k in ids}
+    history = curves.stitch(early.history, res.history, runs)
     last = history.groupby("run").tail(1).set_index("run")
     rows = []
     for k in ids:
@@ -138,6 +156,12 @@ def mean_of(table, dataset, kind, column, value=None):
 # ---------------------------------------------------------------- figures
 
 
+def figure_steps(ctx):
+    """Log-spaced steps at which the figures show the runs: from the first record to the end."""
+    st = settings(ctx)
+    return curves.log_steps(st["early_record_every"], st["steps"])
+
+
 def _bands(history, table, dataset, column, labels, steps):
     groups = {int(r.run): r.label for r in table.itertuples() if r.dataset == dataset and r.label in labels}
     bands = curves.seed_bands(history, column, steps, groups)
@@ -156,7 +180,7 @@ def _growth_text(table, dataset, kind, column, end, value=None):
 
 def figure_c6(ctx, histories, table, ends):
     st = settings(ctx)
-    steps = curves.log_steps(st["record_every"], st["steps"])
+    steps = figure_steps(ctx)
     fig, axes = style.subplots(1, 3)
     parts = []
     for ax, name in zip(axes[:2], NETS):
@@ -189,7 +213,7 @@ def figure_c6(ctx, histories, table, ends):
 
 def figure_c7(ctx, histories, table):
     st = settings(ctx)
-    steps = curves.log_steps(st["record_every"], st["steps"])
+    steps = figure_steps(ctx)
     fig, axes = style.subplots(2, 3, sharex=True)
     parts = []
     ls_labels = [label("ls", a) for a in SMOOTHING]
@@ -269,7 +293,9 @@ def figure_gap_accuracy(ctx, table, optimum):
 
 def _settings(ctx):
     st = settings(ctx)
-    return dict(steps=st["steps"], seeds=list(range(st["seeds"])), record_every=st["record_every"], lr=LR,
+    return dict(steps=st["steps"], seeds=list(range(st["seeds"])), record_every=st["record_every"],
+                early_steps=st["early_steps"], early_record_every=st["early_record_every"],
+                records="the early run's records up to its last step, then the long run's (the same training)", lr=LR,
                 batch_size=1, loss="ce", hidden="tanh", output="softmax", test_size=TEST_SIZE, split_seed=0,
                 standardized="on the training rows", smoothing=SMOOTHING, l2=L2, l1=L1, weight_decay=WEIGHT_DECAY,
                 linear_smoothing=LINEAR_SMOOTHING,

@@ -64,7 +64,7 @@ def _group(table, dataset, loss, output, kind, value=None):
 def figure(ctx, histories, table):
     c06 = _c06()
     st = c06.settings(ctx)
-    steps = curves.log_steps(st["record_every"], st["steps"])
+    steps = c06.figure_steps(ctx)
     fig, axes = style.subplots(2, 4)
     parts = []
     for row, output in enumerate(OUTPUTS):

@@ -9,7 +9,7 @@ import pandas as pd
 
 from . import margins
 
-__all__ = ["decade_growth_table", "log_steps", "seed_bands", "values_at"]
+__all__ = ["decade_growth_table", "log_steps", "seed_bands", "stitch", "values_at"]
 
 
 def log_steps(first, last, per_decade=20):
@@ -68,3 +68,37 @@ def decade_growth_table(history, columns, ends):
             for end, g in zip(ends, margins.decade_growth(steps, h[c].to_numpy(), ends)):
                 rows.append({"run": run, "column": c, "end": end, "growth": g})
     return pd.DataFrame(rows)
+
+
+def stitch(early, late, runs):
+    """One history per run from two recordings of the same training: ``early``, a short run
+    recorded often, and ``late``, the same settings and seed trained for more epochs and
+    recorded rarely (its first steps are the short run's, bit for bit). Returns ``early``'s
+    records up to its last step, then ``late``'s after it, under ``late``'s run ids.
+
+    ``runs`` maps each run id of ``late`` to the id of the same run in ``early``. Records both
+    tables hold (same step) must be equal in every column, else ValueError: the two are not
+    one training.
+    """
+    for name, h in (("early", early), ("late", late)):
+        if not isinstance(h, pd.DataFrame):
+            raise TypeError(f"{name} must be a pandas DataFrame; got {type(h).__name__}")
+    _check_history(early, [c for c in late.columns if c not in ("run", "step")])
+    _check_history(late, [c for c in early.columns if c not in ("run", "step")])
+    if not isinstance(runs, dict) or not runs:
+        raise TypeError("runs must be a non-empty dict {late run id: early run id}")
+    columns = list(late.columns)
+    values = [c for c in columns if c not in ("run", "step")]
+    by_early, by_late = dict(tuple(early.groupby("run"))), dict(tuple(late.groupby("run")))
+    frames = []
+    for run, source in runs.items():
+        if run not in by_late or source not in by_early:
+            raise ValueError(f"runs: late run {run!r} or early run {source!r} is not in its history")
+        e, l = by_early[source], by_late[run]
+        common = e.merge(l, on="step", suffixes=("_early", "_late"))
+        for c in values:
+            if not np.array_equal(common[f"{c}_early"].to_numpy(), common[f"{c}_late"].to_numpy(), equal_nan=True):
+                raise ValueError(f"runs: early run {source!r} and late run {run!r} differ in {c!r} at a step both "
+                                 "recorded; they are not the same training")
+        frames += [e.assign(run=run)[columns], l[l["step"] > e["step"].max()][columns]]
+    return pd.concat(frames, ignore_index=True)

@@ -71,15 +71,22 @@ def settings(name, quick):
     return {"data": name, "sizes": study["sizes"], "lr": study["lr"], **study["quick" if quick else "full"]}
 
 
+def clear_if_fresh(ctx, out):
+    """Delete the sweep folder ``out`` when ``ctx.fresh``, once per process (scripts that share
+    a sweep then retrain it once, not once each). Returns ``out``."""
+    out = Path(out)
+    if ctx.fresh and out.resolve() not in _REFRESHED:
+        shutil.rmtree(out, ignore_errors=True)
+        _REFRESHED.add(out.resolve())
+    return out
+
+
 def _cached_sweep(ctx, folder, grid, data):
     """`sweep` with results kept in ``<ctx.runs>/<folder>-<grid hash>``: a finished sweep is
     loaded, a changed grid gets a folder of its own; ``ctx.fresh`` clears the folder first
     (once per process, so scripts sharing a sweep retrain it once)."""
     digest = hashlib.sha256(grid.to_json().encode()).hexdigest()[:10]
-    out = Path(ctx.runs) / f"{folder}-{digest}"
-    if ctx.fresh and out.resolve() not in _REFRESHED:
-        shutil.rmtree(out, ignore_errors=True)
-        _REFRESHED.add(out.resolve())
+    out = clear_if_fresh(ctx, Path(ctx.runs) / f"{folder}-{digest}")
     record_every = 10 ** 9  # only the first and last records: the figures use final values
     return sweep(grid, data=data, record_every=record_every, out=out, progress=ctx.progress)
 

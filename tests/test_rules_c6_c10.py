@@ -64,6 +64,12 @@ def test_rule_c7_reason_tells_which_layer_grows_and_whether_the_gap_was_reached(
     assert "still 20% off" in reason
 
 
+def test_rule_c7_reason_says_which_nets_are_more_saturated():
+    assert "more saturated than with hard targets" in rules.rule_c7(**C7)[1]
+    _, reason = rules.rule_c7(**dict(C7, saturated_share_ls=0.3))
+    assert "no more saturated than with hard targets (30% against 37%" in reason and "consistent with" not in reason
+
+
 C10 = dict(mse_hard_linear_growth_min=0.21, mse_ls_linear_change_max=0.004, mse_ls_acc_drop_max=0.047,
            mse_ls_output_growth_max=1.4, mse_ls_hidden_growth_max=1.8, mse_ls_gap_rel_err_max=0.17,
            mse_gap_formula_vs_optimizer_max=1e-12)
@@ -80,6 +86,13 @@ C10 = dict(mse_hard_linear_growth_min=0.21, mse_ls_linear_change_max=0.004, mse_
 def test_rule_c10(change, verdict):
     got, reason = rules.rule_c10(**{**C10, **change})
     assert got == verdict, reason
+
+
+@pytest.mark.parametrize("growth, trend", [(0.05, "keep growing"), (0.02, "settle"),
+                                           (0.03, "neither settle nor clearly grow")])
+def test_rule_c10_reason_says_what_the_net_norms_do(growth, trend):
+    _, reason = rules.rule_c10(**dict(C10, mse_ls_output_growth_max=growth, mse_ls_hidden_growth_max=growth / 2))
+    assert f"the norms {trend} under MSE + LS" in reason
 
 
 def test_rule_c10_accuracy_edge_is_inclusive():

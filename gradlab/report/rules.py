@@ -462,13 +462,16 @@ def rule_c7(ls_linear_growth_max, ls_output_growth_max, ls_output_growth_min, ls
                     f"others (up to {_g(100 * hi)}%)")
         return f"the {name} layer changes by {_g(100 * lo)}% to {_g(100 * hi)}% per decade"
 
+    shares = (f"({_g(100 * saturated_share_ls)}% against {_g(100 * saturated_share_hard)}% of activations beyond "
+              "|h| = 0.99)")
+    saturation = (f"Their hidden units end more saturated than with hard targets {shares}, consistent with o = t' on every "
+                  "sample being reached only as the hidden units saturate" if saturated_share_ls > saturated_share_hard
+                  else f"Their hidden units end no more saturated than with hard targets {shares}")
     if max(ls_output_growth_max, ls_hidden_growth_max) >= GROWING:
         return "holds in part", (f"{base}. Not in 4-7-3 nets with a tanh hidden layer: "
                                  f"{layer('hidden', ls_hidden_growth_min, ls_hidden_growth_max)}, and "
-                                 f"{layer('output', ls_output_growth_min, ls_output_growth_max)}, although {gap}. Their hidden units "
-                                 f"end more saturated than with hard targets ({_g(100 * saturated_share_ls)}% against "
-                                 f"{_g(100 * saturated_share_hard)}% of activations beyond |h| = 0.99), consistent with o = t' "
-                                 f"on every sample being reached only as the hidden units saturate; {ratio}")
+                                 f"{layer('output', ls_output_growth_min, ls_output_growth_max)}, although {gap}. {saturation}; "
+                                 f"{ratio}")
     return "inconclusive", (f"{base}; the nets' layer norms change by up to {_g(100 * ls_hidden_growth_max)}% (hidden) and "
                             f"{_g(100 * ls_output_growth_max)}% (output) per decade, between the thresholds")
 
@@ -504,7 +507,9 @@ def rule_c10(mse_hard_linear_growth_min, mse_ls_linear_change_max, mse_ls_acc_dr
              f"(confirmed numerically to {_g(mse_gap_formula_vs_optimizer_max)}), and a linear model's norm, which grows "
              f"by >= {_g(100 * mse_hard_linear_growth_min)}% per decade with hard targets, settles with LS (change <= "
              f"{_g(100 * mse_ls_linear_change_max)}%), as with CE")
-    nets = (f"in the 4-7-3 net the norms keep growing under MSE + LS as under CE + LS (last decade: hidden layer up to "
+    grown = max(mse_ls_hidden_growth_max, mse_ls_output_growth_max)
+    trend = ("keep growing" if grown >= GROWING else "settle" if grown <= BOUNDED else "neither settle nor clearly grow")
+    nets = (f"in the 4-7-3 net the norms {trend} under MSE + LS (last decade: hidden layer up to "
             f"{_g(100 * mse_ls_hidden_growth_max)}%, output layer up to {_g(100 * mse_ls_output_growth_max)}%; mean logit "
             f"gap {_g(100 * mse_ls_gap_rel_err_max)}% from the optimum's at most)")
     if mse_ls_acc_drop_max <= ACC_DROP_TOL:
