@@ -64,6 +64,15 @@ def test_the_better_learned_target_decides():
     assert rule(**bad_cm, **partial)[0] == "does not hold"
 
 
+def test_the_first_sentence_sums_up_every_learned_target_the_deciding_one_first():
+    hp_weak = dict(HP_GOOD, hp_minus_ls_acc=-0.03, hp_minus_ls_nll=0.05, hp_late_growth=0.15)
+    verdict, reason = rule(cm_minus_ls_nll=0.05, **hp_weak)
+    lead = reason.split(". ")[0]
+    assert verdict == "holds in part"
+    assert lead == ("class-mean teacher targets match or beat LS on accuracy and ECE and keep the weights from growing; "
+                    "hidden-pattern targets match or beat LS on ECE and do not keep the weights from growing")
+
+
 def test_reapply_reads_the_numbers_by_name():
     numbers = [{"name": k, "value": v} for k, v in GOOD.items()] + [{"name": "unrelated", "value": 1.0}]
     assert rules.reapply("rule_e1", numbers) == rule()

@@ -229,16 +229,25 @@ def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_mi
     score = {n: (sum(s != "falls behind" for s in st.values()), kept) for n, (st, kept, _) in judged.items()}
     best = max(judged, key=lambda n: score[n])  # ties: class-mean targets, the first measured
     good, kept = score[best]
-    matched = [E1_MEASURE_NAMES[m] for m, s in judged[best][0].items() if s != "falls behind"]
     sentences = "; ".join(text for _, _, text in judged.values())
+
+    def summary(name):
+        matched = [E1_MEASURE_NAMES[m] for m, s in judged[name][0].items() if s != "falls behind"]
+        listed = ("every measure" if len(matched) == len(E1_MEASURES) else
+                  " and ".join([", ".join(matched[:-1]), matched[-1]] if len(matched) > 1 else matched) or "no measure")
+        return (f"{E1_TARGETS[name]} match or beat LS on {listed} and "
+                f"{'keep' if score[name][1] else 'do not keep'} the weights from growing")
+
     if good == len(E1_MEASURES) and kept:
-        verdict, lead = "holds", f"{E1_TARGETS[best]} match or beat LS on every measure and keep the weights from growing"
+        verdict = "holds"
     elif good == 0:
-        verdict, lead = "does not hold", "no learned target matches LS at its best a on any measure"
+        verdict = "does not hold"
     else:
-        listed = " and ".join([", ".join(matched[:-1]), matched[-1]] if len(matched) > 1 else matched) or "no measure"
-        verdict, lead = "holds in part", (f"{E1_TARGETS[best]} match or beat LS on {listed} "
-                                          f"and {'keep' if kept else 'do not keep'} the weights from growing")
+        verdict = "holds in part"
+    if good == 0:
+        lead = "no learned target matches LS at its best a on any measure"
+    else:  # the deciding target first, then the others
+        lead = "; ".join(summary(n) for n in [best, *(n for n in judged if n != best)])
     return verdict, f"{lead}. {sentences[0].upper()}{sentences[1:]}{missing}."
 
 
