@@ -337,7 +337,8 @@ def rule_c9(sensitivity_a_iris, sensitivity_lambda_iris, sensitivity_a_digits, s
 # ---- C11 ----
 
 # LS is said to lower (or raise) ECE when the seed means of hard-target and LS ECE differ by more than
-# their pooled seed SD (the criterion C8 uses): a smaller difference is what a change of seed does.
+# their pooled SD over runs (the criterion C8 uses): a smaller difference is what a change of seed (or, where
+# the sweep is repeated on several data splits, of seed and split) does.
 
 
 def _c11_effect(ece_hard, ece_ls, sd):
@@ -351,14 +352,14 @@ def _c11_effect(ece_hard, ece_ls, sd):
 def rule_c11(ece_hard_digits, ece_ls_digits, ece_seed_sd_digits, ece_ts_digits, ece_hard_iris, ece_ls_iris,
              ece_seed_sd_iris, ece_ts_iris, tightness_hard=None, tightness_ls=None, tightness_l2=None):
     """C11 says LS does not help calibration. Per data set, LS (``a`` chosen on validation rows)
-    lowers test ECE when ``ece_hard - ece_ls`` exceeds the pooled seed SD. Does not hold when LS
+    lowers test ECE when ``ece_hard - ece_ls`` exceeds the pooled SD over runs. Does not hold when LS
     lowers ECE on both data sets (the Müller et al. 2019 finding), holds when it lowers it on
     neither, holds in part when on one. The template-projection tightness (smaller: tighter
     clusters), when given, is quoted in the reason; it does not decide the verdict."""
     effects = {"digits": _c11_effect(ece_hard_digits, ece_ls_digits, ece_seed_sd_digits),
                "Iris": _c11_effect(ece_hard_iris, ece_ls_iris, ece_seed_sd_iris)}
     detail = "; ".join(
-        f"on {d} LS {effects[d]} ECE ({_g(h)} hard, {_g(l)} LS, seed SD {_g(sd)}; temperature scaling {_g(t)})"
+        f"on {d} LS {effects[d]} ECE ({_g(h)} hard, {_g(l)} LS, SD over runs {_g(sd)}; temperature scaling {_g(t)})"
         for d, h, l, sd, t in (("digits", ece_hard_digits, ece_ls_digits, ece_seed_sd_digits, ece_ts_digits),
                                ("Iris", ece_hard_iris, ece_ls_iris, ece_seed_sd_iris, ece_ts_iris)))
     lowered = sum(e == "lowers" for e in effects.values())
