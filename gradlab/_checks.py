@@ -93,9 +93,11 @@ def _convert(name, x, ndim, dtype=None):
     Booleans, integers and other float widths (float16, long double) become float64 unless
     ``dtype`` is given; complex, object and string data are refused.
     A new array is made whenever conversion is needed; the caller's is never written.
+    Read-only arrays are copied too: numba types them apart from writable ones, so passing one
+    would compile every kernel a second time.
     """
     if (dtype is not None and isinstance(x, np.ndarray) and x.dtype == dtype
-            and x.ndim == ndim and x.flags.c_contiguous):
+            and x.ndim == ndim and x.flags.c_contiguous and x.flags.writeable):
         arr = x  # fast path: already what the kernels want
     else:
         arr = np.asarray(x)
@@ -105,6 +107,8 @@ def _convert(name, x, ndim, dtype=None):
             raise ValueError(f"{name} must be {ndim}-D; got shape {arr.shape}")
         target = dtype or (arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64)
         arr = np.ascontiguousarray(arr, dtype=target)
+        if not arr.flags.writeable:
+            arr = arr.copy()
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     return arr
