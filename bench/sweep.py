@@ -5,7 +5,7 @@ W4 (issue 6): 256 runs of online SGD (batch 1) on Iris (the 120 training rows of
 tanh/softmax, CE with smoothed targets, lr 0.01, 200 epochs: 16 values of the smoothing
 ``a`` in linspace(0, 0.3, 16) x 16 seeds. Run (a, s) starts from ``gl.MLP(seed=s).params``
 and visits the rows in gl.train's order: ``rng = np.random.default_rng(s)``, one
-``rng.permutation(120)`` per epoch.
+``rng.permutation(120)`` per epoch (gl.train draws them with ``rng.permuted``: the same stream).
 
 - gradlab: the public ``gl.sweep(grid, data=gl.datasets.iris(), test_size=0.2,
            record_every=50, out=<new temp dir>)`` (writing ``out`` included; the previous
@@ -23,7 +23,8 @@ Every call returns the runs' final parameters, (runs, P), compared with gradlab'
 torch's prefix, with gl.train run for that many epochs) to a measured tolerance before
 anything is timed. ``python bench/sweep.py`` also measures gl.sweep's parallel efficiency
 and its scaling in runs and epochs and writes bench/RESULTS_sweep.md and
-bench/sweep_scaling.png; ``--quick`` is a smoke run of a few seconds that writes nothing.
+bench/sweep_scaling.png (with its data); ``--quick`` is a smoke run (under a minute) that
+writes its report to a temporary folder.
 """
 import argparse
 import atexit
@@ -665,42 +666,53 @@ def scaling(dtype, runs_list, epochs_list, base_runs, base_epochs, repeats, log=
 
 
 def plot_scaling(sc, path_stem, quick):
-    """Two log-log panels, wall time vs runs and vs epochs, with the linear line through the
-    base point; saved with its data and settings (gradlab.report.save)."""
+    """Wall time vs runs and vs epochs (log-log, with the linear line through the base point)
+    and the time per run-step of both series; saved with its data and settings."""
     import types
 
     import pandas as pd
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
     from gradlab.report import save, style
-    fig, axes = style.subplots(1, 2)
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    fig, axes = style.subplots(1, 3)
     base_runs, base_epochs = sc["base"]
     base = next(r for r in sc["rows"] if r["runs"] == base_runs and r["epochs"] == base_epochs)
-    for ax, key, fixed, value, label in (
-            (axes[0], "runs", "epochs", base_epochs, f"runs (16 values of a x runs/16 seeds; {base_epochs} epochs)"),
-            (axes[1], "epochs", "runs", base_runs, f"epochs ({base_runs} runs; 120 steps per epoch)")):
+    series = (("runs", "epochs", base_epochs, style.BLUE, "o",
+               f"runs (16 values of a x runs/16 seeds), {base_epochs} epochs each"),
+              ("epochs", "runs", base_runs, style.VERMILLION, "s", f"epochs (120 steps each), {base_runs} runs"))
+    for ax, (key, fixed, value, color, marker, label) in zip(axes[:2], series):
         rows = sorted((r for r in sc["rows"] if r[fixed] == value), key=lambda r: r[key])
         x = np.array([r[key] for r in rows], float)
         y = np.array([r["wall_s"] for r in rows])
         err = np.array([[r["wall_s"] - r["wall_q1_s"] for r in rows], [r["wall_q3_s"] - r["wall_s"] for r in rows]])
-        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
         ax.plot(x, base["wall_s"] * x / base[key], color=style.GREY, ls="--", lw=1.2,
-                label=f"linear through {base_runs} x {base_epochs}")
-        ax.errorbar(x, y, yerr=err, color=style.BLUE, marker="o", ms=4, capsize=2,
+                label=f"linear through {base_runs} runs x {base_epochs} epochs")
+        ax.errorbar(x, y, yerr=err, color=color, marker=marker, ms=5, ls="none", capsize=2,
                     label="gl.sweep (median, IQR)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(x)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_major_formatter(plain)
         ax.xaxis.set_minor_locator(NullLocator())
         ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_major_formatter(plain)
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(label)
         ax.set_ylabel("wall time per gl.sweep call (s)")
         ax.set_title(f"log-log slope {sc['loglog_slope'][key]:.2f} (1 = linear)")
-        ax.legend(loc="lower right")
-    fig.suptitle(f"gl.sweep wall time, W4 settings ({sc['dtype']}, record_every={sc['record_every']}, "
-                 f"{sc.get('threads', '?')} threads)", fontsize=10)
+        ax.legend(loc="upper left")
+        axes[2].plot(x / base[key], [r["ns_per_run_step"] for r in rows], color=color, marker=marker, ms=5,
+                     label=f"more {key} ({base[key]} = 1)")
+    axes[2].set_xscale("log", base=2)
+    axes[2].xaxis.set_major_formatter(plain)
+    axes[2].set_ylim(0, None)
+    axes[2].set_xlabel(f"work relative to {base_runs} runs x {base_epochs} epochs")
+    axes[2].set_ylabel("wall time per run-step (ns)")
+    axes[2].set_title("cost per run-step (flat = linear)")
+    axes[2].legend(loc="lower right")
+    fig.suptitle(f"gl.sweep wall time with W4's settings ({sc['dtype']}, record_every={sc['record_every']}, "
+                 f"{sc.get('threads', '?')} numba threads)", fontsize=10)
     ctx = types.SimpleNamespace(out=os.path.dirname(path_stem), quick=quick)
     settings = {k: v for k, v in sc.items() if k != "rows"}
     return save.save_figure(ctx, fig, os.path.basename(path_stem), pd.DataFrame(sc["rows"]), settings)
@@ -711,35 +723,44 @@ def plot_scaling(sc, path_stem, quick):
 BEFORE = "c31e267"  # the last commit before the shared training loop (plan_run, train_runs)
 
 
-def train_check(before, repeats, only=None, log=print):
-    """gl.train on W1-W3 at HEAD vs at commit ``before`` (its gradlab/ extracted with git
-    archive, run by a `Worker` with PYTHONPATH on it), interleaved in the same rounds."""
-    import dataclasses
-    tree = tempfile.mkdtemp(prefix=f"gradlab_{before}_")
+def _gradlab_tree(commit):
+    """A temporary folder holding ``gradlab/`` as it was at ``commit`` (git archive; the
+    working tree and the index are not touched)."""
+    tree = tempfile.mkdtemp(prefix=f"gradlab_{commit}_")
     atexit.register(shutil.rmtree, tree, True)
-    archive = subprocess.run(["git", "-C", harness.REPO_DIR, "archive", before, "gradlab"],
+    archive = subprocess.run(["git", "-C", harness.REPO_DIR, "archive", commit, "gradlab"],
                              check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
-    commit = harness._git("rev-parse", "--short", before)
-    name = f"gradlab@{commit}"
+    return tree
+
+
+def train_check(before, repeats, only=None, log=print):
+    """gl.train on W1-W3: commit ``before`` vs HEAD, each in a `Worker` subprocess importing
+    that commit's gradlab/ (so both run under the same conditions), interleaved in the same
+    rounds with gl.train in this process (the harness's reference)."""
+    import dataclasses
+    commits = [harness._git("rev-parse", "--short", c) for c in (before, "HEAD")]
+    trees = {f"gradlab@{c} (worker)": _gradlab_tree(c) for c in commits}
     out = []
     for w in training.WORKLOADS:
         if only and only not in w.name:
             continue
-        old = worker_impl("training", w.name, "gradlab", {"PYTHONPATH": tree})
-
-        def build_old(d, old=old):
-            call = old(d)
-            if not call.info["gradlab"].startswith(tree):
-                raise RuntimeError(f"the worker imported gradlab from {call.info['gradlab']}, not {tree}")
-            return call
-        w2 = dataclasses.replace(w, impls={"gradlab": training.build_gradlab, name: build_old}, targets={},
-                                 fresh_process=(), first_call_target_s=None, notes=[
-                                     f"`{name}`: gl.train of commit {commit} (the last before the shared "
-                                     "training loop), in a worker subprocess importing that commit's "
-                                     "gradlab/; `gradlab`: gl.train at HEAD in this process."])
+        impls = {"gradlab": training.build_gradlab}
+        for name, tree in trees.items():
+            def build(d, tree=tree, run=worker_impl("training", w.name, "gradlab", {"PYTHONPATH": tree})):
+                call = run(d)
+                if not call.info["gradlab"].startswith(tree):
+                    raise RuntimeError(f"the worker imported gradlab from {call.info['gradlab']}, not {tree}")
+                return call
+            impls[name] = build
+        note = (f"`gradlab@{commits[0]} (worker)`: gl.train of commit {commits[0]} (before the shared training "
+                f"loop) and `gradlab@{commits[1]} (worker)`: gl.train at HEAD, each in a worker subprocess "
+                "importing that commit's gradlab/ (extracted with git archive); `gradlab`: gl.train of the "
+                "working tree in this process, the harness's reference.")
+        w2 = dataclasses.replace(w, impls=impls, targets={}, fresh_process=(), first_call_target_s=None,
+                                 notes=[note])
         out.append(harness.run_workload(w2, repeats=repeats, fresh_process=False, log=log))
-    return {"before": commit, "results": out}
+    return {"before": commits[0], "head": commits[1], "results": out}
 
 
 # ---------------------------------------------------------------- report
@@ -769,17 +790,26 @@ def _w4_summary(results):
                "f32: s per sweep", "f32: gradlab faster by (paired IQR)"], rows)
 
 
+def _measured(part):
+    """One line: when, by which command and on which gradlab a part was measured."""
+    m = part["meta"]
+    command = f"python bench/sweep.py {m['argv']}".strip()
+    line = f"*Measured {m['date']} by `{command}` at commit {m['commit']} (gradlab source sha256 {m['gradlab_source']}).*"
+    if m["source_changed_during_run"]:
+        line += " **Warning: gradlab's source changed while this part ran; the numbers may mix versions.**"
+    return [line, ""]
+
+
 def markdown(payload):
     env = payload["env"]
-    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     md = ["# gl.sweep benchmarks (W4, parallel efficiency, scaling; gl.train before/after the shared loop)", "",
-          f"Written by `{('python bench/sweep.py ' + payload.get('argv', '')).strip()}` on {now}, from "
-          "bench/RESULTS_sweep.json (each part is re-run on its own with `--parts`). Numbers are from one "
-          "shared 2-core machine; re-run to refresh.", ""]
+          "Written by `python bench/sweep.py` from bench/RESULTS_sweep.json; each part (`--parts w4,efficiency,"
+          "scaling,train`) is re-run on its own and states when and at which commit it was measured. Numbers "
+          "are from one shared 2-core machine; re-run to refresh.", ""]
     w4 = payload.get("w4")
     if w4:
-        md += ["## W4: many runs of online SGD on Iris at once", "", w4["results"][0]["description"], "",
-               f"Median over interleaved rounds (gradlab at commit {w4['commit']}); 'gradlab faster by' = other's "
+        md += ["## W4: many runs of online SGD on Iris at once", "", *_measured(w4), w4["results"][0]["description"], "",
+               "Median over interleaved rounds; 'gradlab faster by' = other's "
                "time per run-step / gradlab's (> 1: gradlab faster); torch runs a prefix (its time is for that "
                "prefix; the ratio is per run-step).", "", _w4_summary(w4["results"]), ""]
         for res in w4["results"]:
@@ -787,9 +817,9 @@ def markdown(payload):
                 verdict = "not measured" if met is None else ("met" if met else "**NOT met**")
                 md.append(f"- Target ({res['name']}): {text}, {verdict}")
         md += ["", "Details of each workload (agreement, rounds, first calls) are at the end.", ""]
-    eff = payload.get("efficiency")
+    eff = payload.get("efficiency", {}).get("dtypes")
     if eff:
-        md += ["## Parallel efficiency of gl.sweep", "",
+        md += ["## Parallel efficiency of gl.sweep", "", *_measured(payload["efficiency"]),
                "W4's gl.sweep call with numba's pool set to 1 thread and to all threads (`numba.set_num_threads`), "
                "interleaved round by round in one process. Efficiency = (1-thread time / n-thread time) / n; "
                "issue 6 asks for >= 0.9 on 2 cores.", ""]
@@ -814,7 +844,7 @@ def markdown(payload):
         md.append("")
     sc = payload.get("scaling")
     if sc:
-        md += ["## Scaling of gl.sweep in runs and epochs", "",
+        md += ["## Scaling of gl.sweep in runs and epochs", "", *_measured(sc),
                f"The W4 call ({sc['dtype']}, record_every={sc['record_every']}, writing `out`, {sc.get('threads')} "
                f"numba threads) with more runs (16 values of a x runs/16 seeds, {sc['base'][1]} epochs) and more "
                f"epochs ({sc['base'][0]} runs); every size interleaved round by round, {len(sc['rounds']['foreign_load'])} "
@@ -829,20 +859,25 @@ def markdown(payload):
                                   "CPU/wall"], rows), ""]
     tc = payload.get("train")
     if tc:
-        old = f"gradlab@{tc['before']}"
-        md += [f"## gl.train alone on W1-W3: HEAD ({tc['commit']}) vs {tc['before']} (before the shared loop)", "",
-               f"The W1-W3 workloads of bench/training.py, timed with the harness: gl.train at HEAD in this "
-               f"process and gl.train of commit {tc['before']} in a worker subprocess (that commit's gradlab/ "
-               "on its PYTHONPATH), interleaved in the same rounds. 'HEAD faster by' > 1: HEAD is faster.", ""]
+        old, new = (f"gradlab@{tc[k]} (worker)" for k in ("before", "head"))
+        md += [f"## gl.train alone on W1-W3: HEAD ({tc['head']}) vs {tc['before']} (before the shared loop)", "",
+               *_measured(tc),
+               "The W1-W3 workloads of bench/training.py timed with the harness: gl.train of each commit in a "
+               "worker subprocess importing that commit's gradlab/ (same conditions for both), interleaved in "
+               "the same rounds with gl.train in this process. 'HEAD faster by' = before's time / HEAD's "
+               "(ratio of the two workers' medians; > 1: HEAD is faster); the IQRs are of the per-round "
+               "ratios to the in-process run.", ""]
         rows = []
         for res in tc["results"]:
-            r0, r1 = res["impls"]["gradlab"], res["impls"][old]
-            q = r1["paired_ratio_q"]
+            r0, r1 = res["impls"][new], res["impls"][old]
+            q0, q1 = r0["paired_ratio_q"], r1["paired_ratio_q"]
             rows.append([res["name"], res["metric"], harness.format_rate(r1["throughput"]),
-                         harness.format_rate(r0["throughput"]), f"**{r1['ratio']:.3f}** ({q[0]:.3f}-{q[2]:.3f})",
-                         f"{r1['rel_error']:.1e}"])
-        md += [harness._md_table(["workload", "metric", f"{tc['before']}", "HEAD", "HEAD faster by (paired IQR)",
-                                  "max rel diff of the curves"], rows), ""]
+                         harness.format_rate(r0["throughput"]), f"**{r1['ratio'] / r0['ratio']:.3f}**",
+                         f"{q1[0]:.3f}-{q1[2]:.3f} / {q0[0]:.3f}-{q0[2]:.3f}",
+                         f"{max(r0['rel_error'], r1['rel_error']):.1e}"])
+        md += [harness._md_table(["workload", "metric", tc["before"], f"HEAD {tc['head']}", "HEAD faster by",
+                                  "IQR of time ratio to in-process, before / HEAD", "max rel diff of the curves"],
+                                 rows), ""]
     md += ["## Environment", "", harness.environment_markdown(env), ""]
     if w4:
         md += ["## W4 details", ""] + [harness.workload_markdown(r) + "\n" for r in w4["results"]]
@@ -881,20 +916,38 @@ def main():
     payload = {}
     if not args.quick and os.path.exists(json_path):
         with open(json_path) as f:
-            payload = json.load(f)
+            payload = {k: v for k, v in json.load(f).items() if isinstance(v, dict) and "meta" in v}
     repeats = 3 if args.quick else args.repeats
     if args.quick:  # a smoke test measures nothing: do not wait for a quiet machine
         import functools
         harness.wait_quiet = functools.partial(harness.wait_quiet, timeout=0.0)
         harness.time_interleaved = functools.partial(harness.time_interleaved, max_foreign=float("inf"))
-    commit = harness._git("rev-parse", "--short", "HEAD")
     import numba
     threads = numba.config.NUMBA_NUM_THREADS
 
+    def save(part, result, source_before):
+        """Store one part's result with the commit and gradlab source it measured; rewrite both files."""
+        source = harness.gradlab_source_hash()
+        result["meta"] = {"commit": harness._git("rev-parse", "--short", "HEAD"), "gradlab_source": source,
+                          "source_changed_during_run": source != source_before, "quick": args.quick,
+                          "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+                          "argv": " ".join(sys.argv[1:])}
+        if source != source_before:
+            print(f"WARNING: gradlab's source files changed while the {part} part ran")
+        payload[part] = result
+        payload["env"] = harness.environment()
+        payload["env"]["threads"]["gradlab"] = (f"gl.sweep: numba pool of {threads} threads (prange over "
+                                                "blocks of runs); gl.train: serial kernels")
+        with open(json_path, "w") as f:
+            json.dump(payload, f, indent=1, default=float)
+        with open(os.path.join(out_dir, "RESULTS_sweep.md"), "w") as f:
+            f.write(markdown(payload))
+        print(f"   {part}: wrote RESULTS_sweep.md and RESULTS_sweep.json in {out_dir}")
+
     if "w4" in parts:
-        ws = EXTRA_WORKLOADS if args.quick else WORKLOADS
+        source = harness.gradlab_source_hash()
         results, workers = [], {}
-        for w in ws:
+        for w in EXTRA_WORKLOADS if args.quick else WORKLOADS:
             results.append(harness.run_workload(w, repeats=repeats, fresh_process=not args.quick))
             for wk in WORKERS:
                 if wk.workload == w.name and wk.proc.poll() is None:
@@ -902,37 +955,30 @@ def main():
                     info["cpu_per_wall_in_calls"] = wk.cpu / wk.wall if wk.wall else None
                     workers[f"{w.name} {wk.impl}"] = info
                     wk.close()
-        payload["w4"] = {"commit": commit, "results": results, "workers": workers}
+        save("w4", {"results": results, "workers": workers}, source)
     sizes = QUICK if args.quick else {}
     if "efficiency" in parts:
-        payload["efficiency"] = {}
+        source, eff = harness.gradlab_source_hash(), {}
         for dtype in (np.float64, np.float32):
             print(f"\n== parallel efficiency, {np.dtype(dtype).name}")
-            payload["efficiency"][np.dtype(dtype).name] = parallel_efficiency(SweepData(dtype, **sizes), repeats)
+            eff[np.dtype(dtype).name] = parallel_efficiency(SweepData(dtype, **sizes), repeats)
+        save("efficiency", {"dtypes": eff}, source)
     if "scaling" in parts:
         print("\n== scaling")
+        source = harness.gradlab_source_hash()
         if args.quick:
             sc = scaling(np.float64, [16, 32, 64], [2, 4, 8], 32, 4, repeats)
         else:
             sc = scaling(np.float64, [64, 128, 256, 512, 1024, 2048, 4096], [25, 50, 100, 200, 400, 800],
                          256, 200, min(repeats, 7))
         sc["threads"] = threads
-        payload["scaling"] = sc
         written = plot_scaling(sc, os.path.join(out_dir, "sweep_scaling"), args.quick)
         print(f"   wrote {', '.join(written)} in {out_dir}")
+        save("scaling", sc, source)
     if "train" in parts:
         print(f"\n== gl.train on W1-W3, HEAD vs {args.before}")
-        payload["train"] = dict(train_check(args.before, repeats, args.only), commit=commit)
-    payload["env"] = harness.environment()
-    payload["env"]["threads"]["gradlab"] = (f"gl.sweep: numba pool of {threads} threads (prange over blocks of "
-                                            "runs); gl.train: serial kernels")
-    payload["argv"] = " ".join(sys.argv[1:])
-    with open(json_path, "w") as f:
-        json.dump(payload, f, indent=1, default=float)
-    md_path = os.path.join(out_dir, "RESULTS_sweep.md")
-    with open(md_path, "w") as f:
-        f.write(markdown(payload))
-    print(f"\nwrote {md_path} and {json_path}")
+        source = harness.gradlab_source_hash()
+        save("train", train_check(args.before, repeats, args.only), source)
 
 
 if __name__ == "__main__":
