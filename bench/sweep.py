@@ -734,33 +734,41 @@ def _gradlab_tree(commit):
     return tree
 
 
+TRAIN_WORKERS = 2  # worker processes per commit: their spread shows process-to-process noise
+
+
 def train_check(before, repeats, only=None, log=print):
-    """gl.train on W1-W3: commit ``before`` vs HEAD, each in a `Worker` subprocess importing
-    that commit's gradlab/ (so both run under the same conditions), interleaved in the same
-    rounds with gl.train in this process (the harness's reference)."""
+    """gl.train on W1-W3: commit ``before`` vs HEAD, each in ``TRAIN_WORKERS`` `Worker`
+    subprocesses importing that commit's gradlab/ (so both run under the same conditions, and
+    two processes of one commit show how much identical code differs between processes),
+    interleaved in the same rounds with gl.train in this process (the harness's reference)."""
     import dataclasses
     commits = [harness._git("rev-parse", "--short", c) for c in (before, "HEAD")]
-    trees = {f"gradlab@{c} (worker)": _gradlab_tree(c) for c in commits}
+    trees = {c: _gradlab_tree(c) for c in commits}
     out = []
     for w in training.WORKLOADS:
         if only and only not in w.name:
             continue
         impls = {"gradlab": training.build_gradlab}
-        for name, tree in trees.items():
-            def build(d, tree=tree, run=worker_impl("training", w.name, "gradlab", {"PYTHONPATH": tree})):
-                call = run(d)
-                if not call.info["gradlab"].startswith(tree):
-                    raise RuntimeError(f"the worker imported gradlab from {call.info['gradlab']}, not {tree}")
-                return call
-            impls[name] = build
-        note = (f"`gradlab@{commits[0]} (worker)`: gl.train of commit {commits[0]} (before the shared training "
-                f"loop) and `gradlab@{commits[1]} (worker)`: gl.train at HEAD, each in a worker subprocess "
-                "importing that commit's gradlab/ (extracted with git archive); `gradlab`: gl.train of the "
-                "working tree in this process, the harness's reference.")
+        for c, tree in trees.items():
+            for i in range(TRAIN_WORKERS):
+                def build(d, tree=tree, run=worker_impl("training", w.name, "gradlab", {"PYTHONPATH": tree})):
+                    call = run(d)
+                    if not call.info["gradlab"].startswith(tree):
+                        raise RuntimeError(f"the worker imported gradlab from {call.info['gradlab']}, not {tree}")
+                    return call
+                impls[f"gradlab@{c} (worker {i + 1})"] = build
+        note = (f"`gradlab@{commits[0]} (worker i)`: gl.train of commit {commits[0]} (before the shared training "
+                f"loop) and `gradlab@{commits[1]} (worker i)`: gl.train at HEAD, each in {TRAIN_WORKERS} worker "
+                "subprocesses importing that commit's gradlab/ (extracted with git archive); `gradlab`: gl.train "
+                "of the working tree in this process, the harness's reference.")
         w2 = dataclasses.replace(w, impls=impls, targets={}, fresh_process=(), first_call_target_s=None,
                                  notes=[note])
         out.append(harness.run_workload(w2, repeats=repeats, fresh_process=False, log=log))
-    return {"before": commits[0], "head": commits[1], "results": out}
+        for wk in WORKERS:
+            if wk.workload == w.name:
+                wk.close()
+    return {"before": commits[0], "head": commits[1], "workers": TRAIN_WORKERS, "results": out}
 
 
 # ---------------------------------------------------------------- report
@@ -808,7 +816,9 @@ def markdown(payload):
           "are from one shared 2-core machine; re-run to refresh.", ""]
     w4 = payload.get("w4")
     if w4:
-        md += ["## W4: many runs of online SGD on Iris at once", "", *_measured(w4), w4["results"][0]["description"], "",
+        described = W4_DESCRIPTION + " float64 and float32." if w4["results"][0]["name"].startswith(W4_NAME) \
+            else w4["results"][0]["description"]
+        md += ["## W4: many runs of online SGD on Iris at once", "", *_measured(w4), described, "",
                "Median over interleaved rounds; 'gradlab faster by' = other's "
                "time per run-step / gradlab's (> 1: gradlab faster); torch runs a prefix (its time is for that "
                "prefix; the ratio is per run-step).", "", _w4_summary(w4["results"]), ""]
@@ -859,25 +869,29 @@ def markdown(payload):
                                   "CPU/wall"], rows), ""]
     tc = payload.get("train")
     if tc:
-        old, new = (f"gradlab@{tc[k]} (worker)" for k in ("before", "head"))
         md += [f"## gl.train alone on W1-W3: HEAD ({tc['head']}) vs {tc['before']} (before the shared loop)", "",
                *_measured(tc),
-               "The W1-W3 workloads of bench/training.py timed with the harness: gl.train of each commit in a "
-               "worker subprocess importing that commit's gradlab/ (same conditions for both), interleaved in "
-               "the same rounds with gl.train in this process. 'HEAD faster by' = before's time / HEAD's "
-               "(ratio of the two workers' medians; > 1: HEAD is faster); the IQRs are of the per-round "
-               "ratios to the in-process run.", ""]
+               f"The W1-W3 workloads of bench/training.py timed with the harness: gl.train of each commit in "
+               f"{tc['workers']} worker subprocesses importing that commit's gradlab/ (the same conditions for "
+               "both), interleaved in the same rounds with gl.train in this process. Per commit: the mean of its "
+               "workers' median times per unit of work. 'HEAD faster by' = before's time / HEAD's (> 1: HEAD "
+               "is faster). 'same code, process to process' = the largest ratio between two workers running "
+               "the same commit: differences smaller than that are noise between processes, not code.", ""]
         rows = []
         for res in tc["results"]:
-            r0, r1 = res["impls"][new], res["impls"][old]
-            q0, q1 = r0["paired_ratio_q"], r1["paired_ratio_q"]
-            rows.append([res["name"], res["metric"], harness.format_rate(r1["throughput"]),
-                         harness.format_rate(r0["throughput"]), f"**{r1['ratio'] / r0['ratio']:.3f}**",
-                         f"{q1[0]:.3f}-{q1[2]:.3f} / {q0[0]:.3f}-{q0[2]:.3f}",
-                         f"{max(r0['rel_error'], r1['rel_error']):.1e}"])
+            per = {}
+            for k, r in res["impls"].items():
+                for c in (tc["before"], tc["head"]):
+                    if k.startswith(f"gradlab@{c} "):
+                        per.setdefault(c, []).append(r)
+            t = {c: statistics.mean(r["ratio"] for r in rs) for c, rs in per.items()}
+            spread = max(max(r["ratio"] for r in rs) / min(r["ratio"] for r in rs) for rs in per.values())
+            rate = {c: harness.format_rate(statistics.mean(r["throughput"] for r in rs)) for c, rs in per.items()}
+            rows.append([res["name"], res["metric"], rate[tc["before"]], rate[tc["head"]],
+                         f"**{t[tc['before']] / t[tc['head']]:.3f}**", f"{spread:.3f}",
+                         f"{max(r['rel_error'] for r in res['impls'].values()):.1e}"])
         md += [harness._md_table(["workload", "metric", tc["before"], f"HEAD {tc['head']}", "HEAD faster by",
-                                  "IQR of time ratio to in-process, before / HEAD", "max rel diff of the curves"],
-                                 rows), ""]
+                                  "same code, process to process", "max rel diff of the curves"], rows), ""]
     md += ["## Environment", "", harness.environment_markdown(env), ""]
     if w4:
         md += ["## W4 details", ""] + [harness.workload_markdown(r) + "\n" for r in w4["results"]]
