@@ -1,6 +1,5 @@
 """E1: the verdict rule on synthetic numbers that flip each verdict, and the analysis script in
 quick mode (figures, their data, verdict recomputed from the recorded numbers)."""
-import inspect
 import json
 
 import numpy as np
