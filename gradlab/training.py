@@ -349,12 +349,11 @@ def train_block(plans, runs_per_block=None):
         _kernels.record(plan.net.params, *plan.model, plan.X, plan.T, plan.labels, *test, no_traced, 0,
                         stats[b, r], layer_norms[b, r], no_traces)
         state[b, r, 0] = 1
-    rngs = [np.random.default_rng(p.seed) for p in plans]
+    rng = blocked([_kernels.pcg64_state(p.seed) for p in plans], inner_runs=False)  # the kernel draws the orders
     per_call = chunk_epochs(n, R)
     for e0 in range(0, first.epochs, per_call):
         ne = min(per_call, first.epochs - e0)
-        order = blocked([epoch_orders(rng, n, first.batch, ne).reshape(-1) for rng in rngs], inner_runs=False)
-        _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, order,
+        _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, rng,
                             first.batch, ne, e0 * first.steps_per_epoch, first.record_every, first.total_steps,
                             *test, stats, layer_norms, state, hidden_target)
         if (state.reshape(-1, 2)[:R, 1] != 0).all():

@@ -2,18 +2,18 @@
 
 ``blocks``: shared pieces (activations, forward/backward passes over a block of rows) and the
 whole-data drivers; ``training``: one run's SGD loop (`train_chunk`) and its records;
-``runs``: many runs at once (`train_runs`).
+``runs``: many runs at once (`train_runs`); ``rng``: numpy's PCG64 permutation stream, drawn inside kernels.
 
 numba's on-disk cache checks only a kernel's own source file, so a cached ``train_runs``
 (in runs.py) would keep running an old ``_forward_block`` after blocks.py changed. Before any
-kernel loads, `_clear_stale_caches` compares a digest of all three sources with the one
+kernel loads, `_clear_stale_caches` compares a digest of all its sources with the one
 stored beside the caches and deletes every cached kernel of this package when they differ.
 """
 import hashlib
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = ("blocks.py", "training.py", "runs.py")
+_SOURCES = ("blocks.py", "training.py", "runs.py", "rng.py")
 
 
 def _cache_dir():
@@ -58,6 +58,7 @@ _clear_stale_caches()
 
 from .blocks import *  # noqa: E402,F401,F403
 from .blocks import _exp, _tanh  # noqa: E402,F401  (tested directly)
+from .rng import pcg64_state  # noqa: E402,F401
 from .runs import train_runs  # noqa: E402,F401
 from .training import (LOGIT_GAP, N_STATS, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC,  # noqa: E402,F401
                        TRAIN_LOSS, WEIGHT_NORM, record, train_chunk)

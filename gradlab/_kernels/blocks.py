@@ -85,9 +85,11 @@ def _tanh(x):
     z = a * a
     p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3
     q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3
-    small = a + a * z * (p / q)
-    big = 1.0 - 2.0 / (_exp(2.0 * a) + 1.0)
-    return math.copysign(small if a < 0.625 else big, x)
+    small = a < 0.625
+    # one division serves both branches (vectorised code evaluates both): p / q or 2 / (e + 1)
+    e1 = _exp(2.0 * a) + 1.0
+    f = (p if small else 2.0) / (q if small else e1)
+    return math.copysign(a + a * z * f if small else 1.0 - f, x)
 
 
 @_jit

@@ -7,6 +7,7 @@ from numba import njit, prange
 
 from .blocks import (CE, IDENTITY, MSE, NARROW, SOFTMAX, _activate, _activation_slope, _exp, _jit, _jit_inline,
                      _output_offset)
+from .rng import permutation
 from .training import TRAIN_LOSS, WEIGHT_NORM, record
 
 
@@ -18,6 +19,37 @@ from .training import TRAIN_LOSS, WEIGHT_NORM, record
 # expressions, in the same order and the same float types as in `train_chunk` (the float64
 # accumulators where it uses them included), so a run's results do not depend on RB, on its
 # slot in the block, or on threads: they equal `train_chunk`'s bit for bit.
+
+
+@_jit_inline
+def _weighted_sum_runs(out, zq, S, sq, W, w0, w_stride, V, v0, v_stride, n):
+    """out[zq, r] = S[sq, r] + sum_{i < n} W[w0 + i w_stride, r] V[v0 + i v_stride, r] for every
+    run r, the terms added one by one in order of i (as a scalar loop adds them), up to four
+    per pass over the runs, so out is loaded and stored once per four terms."""
+    RB = out.shape[1]
+    i = 0
+    while i < n:
+        k = min(4, n - i)
+        wq = w0 + i * w_stride
+        vq = v0 + i * v_stride
+        if k == 4:
+            for r in range(RB):
+                out[zq, r] = (((S[sq, r] + W[wq, r] * V[vq, r]) + W[wq + w_stride, r] * V[vq + v_stride, r])
+                              + W[wq + 2 * w_stride, r] * V[vq + 2 * v_stride, r]) + W[wq + 3 * w_stride, r] * V[
+                                  vq + 3 * v_stride, r]
+        elif k == 3:
+            for r in range(RB):
+                out[zq, r] = ((S[sq, r] + W[wq, r] * V[vq, r]) + W[wq + w_stride, r] * V[vq + v_stride, r]) + W[
+                    wq + 2 * w_stride, r] * V[vq + 2 * v_stride, r]
+        elif k == 2:
+            for r in range(RB):
+                out[zq, r] = (S[sq, r] + W[wq, r] * V[vq, r]) + W[wq + w_stride, r] * V[vq + v_stride, r]
+        else:
+            for r in range(RB):
+                out[zq, r] = S[sq, r] + W[wq, r] * V[vq, r]
+        S = out
+        sq = zq
+        i += k
 
 
 @_jit_inline
@@ -42,23 +74,7 @@ def _forward_runs(W, sizes, hidden, output, B, A, Z, m):
         out0 = 0 if last else a_out
         for o in range(fo):
             for j in range(B):
-                zq = out0 + o * B + j
-                for r in range(RB):
-                    out[zq, r] = W[b0 + o, r]
-                i = 0
-                while i + 4 <= fi:  # four terms per pass, added in the same order
-                    wq = p + i * fo + o
-                    aq = a_in + i * B + j
-                    for r in range(RB):
-                        out[zq, r] = (((out[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + B, r])
-                                      + W[wq + 2 * fo, r] * A[aq + 2 * B, r]) + W[wq + 3 * fo, r] * A[aq + 3 * B, r]
-                    i += 4
-                while i < fi:
-                    wq = p + i * fo + o
-                    aq = a_in + i * B + j
-                    for r in range(RB):
-                        out[zq, r] += W[wq, r] * A[aq, r]
-                    i += 1
+                _weighted_sum_runs(out, out0 + o * B + j, W, b0 + o, W, p + o, fo, A, a_in + j, B, fi)
         if last:
             if output == SOFTMAX:
                 for j in range(B):
@@ -96,7 +112,7 @@ def _forward_runs(W, sizes, hidden, output, B, A, Z, m):
 @_jit_inline
 def _error_term_runs(A, ob, Z, T, order, pos, B, K, loss, output, beta, D, s, ok):
     """Output deltas of a block of runs (`_error_term_block` per run; outputs in A from row
-    ob; run r's targets T[r] at rows order[r, pos + j]); ok[r] &= every delta of run r is finite."""
+    ob; run r's targets T[r] at rows order[pos + j, r]); ok[r] &= every delta of run r is finite."""
     RB = D.shape[1]
     for j in range(B):
         if loss == MSE and output == SOFTMAX:
@@ -106,18 +122,18 @@ def _error_term_runs(A, ob, Z, T, order, pos, B, K, loss, output, beta, D, s, ok
                 q = k * B + j
                 for r in range(RB):
                     o = A[ob + q, r]
-                    s[r] += (o - T[r, order[r, pos + j], k]) * o
+                    s[r] += (o - T[r, order[pos + j, r], k]) * o
             for k in range(K):
                 q = k * B + j
                 for r in range(RB):
                     o = A[ob + q, r]
-                    D[q, r] = o * ((o - T[r, order[r, pos + j], k]) - s[r])
+                    D[q, r] = o * ((o - T[r, order[pos + j, r], k]) - s[r])
         else:
             for k in range(K):
                 q = k * B + j
                 for r in range(RB):
                     o = A[ob + q, r]
-                    e = o - T[r, order[r, pos + j], k]
+                    e = o - T[r, order[pos + j, r], k]
                     if loss != CE and output != IDENTITY:
                         e *= o * (1.0 - o)
                     D[q, r] = e
@@ -294,14 +310,94 @@ def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum,
             ok[r] &= np.isfinite(new[p, r])
 
 
+@_jit_inline
+def _update_row_runs(W, new, q, Ga, ga, Gd, gd, zero, scale, velocity, penalized, hyper, any_momentum,
+                     any_penalty, ok):
+    """Row q of `_sgd_update_runs` with the gradient of one row formed on the fly:
+    g = zero + Ga[ga, r] Gd[gd, r] (what `_backward_runs` with B = 1 stores into a zeroed G)."""
+    RB = W.shape[1]
+    lr = hyper[0]
+    l2 = hyper[1]
+    l1 = hyper[2]
+    wd = hyper[3]
+    momentum = hyper[4]
+    if any_momentum:
+        for r in range(RB):
+            w = W[q, r]
+            g = scale * (zero + Ga[ga, r] * Gd[gd, r]) + penalized[q, r] * (l2[r] * w + l1[r] * np.sign(w))
+            if momentum[r] != 0.0:
+                velocity[q, r] = momentum[r] * velocity[q, r] + g
+                new[q, r] = w - lr[r] * velocity[q, r] - lr[r] * wd[r] * penalized[q, r] * w
+            else:
+                new[q, r] = w - lr[r] * g - lr[r] * wd[r] * penalized[q, r] * w
+            ok[r] &= np.isfinite(new[q, r])
+    elif any_penalty:
+        for r in range(RB):
+            w = W[q, r]
+            g = scale * (zero + Ga[ga, r] * Gd[gd, r]) + penalized[q, r] * (l2[r] * w + l1[r] * np.sign(w))
+            new[q, r] = w - lr[r] * g - lr[r] * wd[r] * penalized[q, r] * w
+            ok[r] &= np.isfinite(new[q, r])
+    else:
+        for r in range(RB):
+            new[q, r] = W[q, r] - lr[r] * (scale * (zero + Ga[ga, r] * Gd[gd, r]))
+            ok[r] &= np.isfinite(new[q, r])
+
+
+@_jit_inline
+def _online_backward_update_runs(W, new, sizes, hidden, A, D, D2, acc, ones, velocity, penalized, hyper,
+                                 any_momentum, any_penalty, ok, extra, weight, use_extra):
+    """`_backward_runs` followed by `_sgd_update_runs` for one row per step (B = 1), fused:
+    each parameter's gradient is formed where its update is written, so G is never stored.
+    The same values in the same order and types: hidden deltas summed in float64 (acc),
+    gradients as zero + a delta (ones[0] = 1 for biases: x * 1 = x exactly)."""
+    RB = W.shape[1]
+    L = sizes.shape[0] - 1
+    zero = ones[0, 0] - ones[0, 0]
+    p_end = W.shape[0]
+    a_lay = 0
+    for l in range(L):
+        a_lay += sizes[l]
+    cur = D
+    nxt = D2
+    for l in range(L - 1, -1, -1):
+        fi = sizes[l]
+        fo = sizes[l + 1]
+        b0 = p_end - fo
+        w0 = b0 - fi * fo
+        a_in = a_lay - fi
+        if l > 0:  # this layer's weights are still W: the deltas below come before its update
+            for i in range(fi):
+                _weighted_sum_runs(acc, 0, acc, 1, W, w0 + i * fo, 1, cur, 0, 1, fo)
+                if use_extra and l == L - 1:
+                    for r in range(RB):
+                        acc[0, r] = acc[0, r] + extra[i, r] if weight[r] != 0.0 else acc[0, r]
+                for r in range(RB):
+                    nxt[i, r] = acc[0, r] * _activation_slope(hidden, A[a_in + i, r])
+        for o in range(fo):
+            _update_row_runs(W, new, b0 + o, ones, 0, cur, o, zero, 1.0, velocity, penalized, hyper, any_momentum,
+                             any_penalty, ok)
+        for i in range(fi):
+            for o in range(fo):
+                _update_row_runs(W, new, w0 + i * fo + o, A, a_in + i, cur, o, zero, 1.0, velocity, penalized,
+                                 hyper, any_momentum, any_penalty, ok)
+        if l > 0:
+            cur, nxt = nxt, cur
+        p_end = w0
+        a_lay = a_in
+
+
 @_jit
 def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
-                      order, batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
+                      rng, batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
                       stats, layer_norms, state, h_targets, h_weight):
-    """`train_chunk` for one block of runs (arrays with the run index r innermost; T, order,
+    """`train_chunk` for one block of runs (arrays with the run index r innermost; T, rng,
     stats, layer_norms and state indexed by run first). state[r] = (records written, step
     that diverged; -1 marks an unused slot). h_targets (classes, H) and h_weight (RB,): the
-    hidden-target term of `train_chunk`, per run."""
+    hidden-target term of `train_chunk`, per run.
+
+    rng[r] is run r's PCG64 state (`rng.pcg64_state`): each epoch's row order is drawn from
+    it as `epoch_orders` draws it for `train_chunk` (a permutation per epoch unless the batch
+    is the whole data), and it is left where the stream stopped, for the next call."""
     P, RB = W.shape
     n = X.shape[0]
     K = sizes[-1]
@@ -316,8 +412,12 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     new = np.empty((P, RB), W.dtype)
     m = np.empty(RB, W.dtype)
     acc = np.empty(RB)
+    acc2 = np.zeros((2, RB))  # row 1 stays 0.0: the start of the float64 delta sums
+    ones = np.ones((1, RB), W.dtype)
     s8 = np.empty((8, RB))
     ok = np.empty(RB, np.bool_)
+    perm = np.empty(n, np.int64)
+    order = np.zeros((n, RB), np.int64)  # this epoch's rows, order[j, r] for run r (0 for stopped runs)
     live = np.empty(RB, np.bool_)
     vec = np.empty(P, W.dtype)
     no_traced = np.empty(0, np.int64)
@@ -337,6 +437,15 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
         any_penalty |= hyper[1, r] != 0.0 or hyper[2, r] != 0.0 or hyper[3, r] != 0.0
     step = step0
     for e in range(n_epochs):
+        for r in range(RB):
+            if live[r]:
+                if batch < n:
+                    permutation(rng[r], perm)
+                else:
+                    for j in range(n):
+                        perm[j] = j
+                for j in range(n):
+                    order[j, r] = perm[j]
         for b in range(steps_per_epoch):
             alive = False
             for r in range(RB):
@@ -344,10 +453,10 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
             if not alive:
                 break
             B = min(batch, n - b * batch)
-            pos = e * n + b * batch
+            pos = b * batch
             for r in range(RB):
                 for j in range(B):
-                    row = order[r, pos + j]
+                    row = order[pos + j, r]
                     for i in range(sizes[0]):
                         A[i * B + j, r] = X[row, i]
             _forward_runs(W, sizes, hidden, output, B, A, Z, m)
@@ -361,9 +470,13 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
                     for j in range(B):
                         for r in range(RB):
                             extra[i * B + j, r] = h_weight[r] * (
-                                A[a0 + i * B + j, r] - h_targets[labels[order[r, pos + j]], i])
-            _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, h_weight, use_extra)
-            _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, any_penalty, ok)
+                                A[a0 + i * B + j, r] - h_targets[labels[order[pos + j, r]], i])
+            if batch == 1:
+                _online_backward_update_runs(W, new, sizes, hidden, A, D, D2, acc2, ones, velocity, penalized, hyper,
+                                             any_momentum, any_penalty, ok, extra, h_weight, use_extra)
+            else:
+                _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, h_weight, use_extra)
+                _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, any_penalty, ok)
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
                 for r in range(RB):
                     if ok[r]:
@@ -396,12 +509,12 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def train_runs(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels, order,
+def train_runs(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels, rng,
                batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state,
                hidden_target):
     """`_train_runs_block` over blocks of runs, one block per prange iteration: every array is
-    indexed by block first (W (NB, P, RB), T (NB, RB, n, K), order (NB, RB, epochs * n), ...)."""
+    indexed by block first (W (NB, P, RB), T (NB, RB, n, K), rng (NB, RB, 6), ...)."""
     for b in prange(W.shape[0]):
         _train_runs_block(W[b], velocity[b], penalized[b], sizes, hidden, output, loss, beta[b], hyper[b], X, T[b],
-                          labels, order[b], batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
+                          labels, rng[b], batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
                           stats[b], layer_norms[b], state[b], hidden_target[0], hidden_target[1][b])
