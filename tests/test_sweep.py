@@ -148,6 +148,24 @@ def test_sweep_equals_train_bit_for_bit(iris_split, threads):
     assert diverged >= 1  # the lr=40 runs stop alone; the others go on
 
 
+
+def test_sweep_records_equal_train_for_every_output(iris_split):
+    """Records are computed for all runs of a block at once; each equals gl.train's: CE on
+    sigmoid outputs, MSE on identity outputs, and one sigmoid output (binary labels), in float32
+    and float64."""
+    Xtr, ytr, Xte, yte = iris_split
+    binary = (Xtr, (ytr == 0).astype(np.int64), Xte, (yte == 0).astype(np.int64))
+    cases = [(gl.Grid(output=["sigmoid"], loss=["ce"], smoothing=[0.0, 0.2], seed=[4], sizes=[[4, 5, 3]],
+                      epochs=[2], dtype=["float32", "float64"]), iris_split),
+             (gl.Grid(output=["identity"], loss=["mse"], hidden=["relu"], seed=[5], sizes=[[4, 5, 3]], epochs=[2],
+                      lr=[0.005], dtype=["float32", "float64"]), iris_split),
+             (gl.Grid(output=["sigmoid"], smoothing=[0.0, 0.1], seed=[6], sizes=[[4, 3, 1]], epochs=[2],
+                      batch_size=[1, 8], dtype=["float32", "float64"]), binary)]
+    for grid, data in cases:
+        res = gl.sweep(grid, data, record_every=13)
+        for k, settings in enumerate(grid):
+            _same_history(res.run(k), _train_alone(settings, data, 13))
+
 def test_sweep_of_one_and_of_many(iris_split):
     """A run's history is the same alone, in a sweep of 1 and in a sweep of 1000."""
     settings = dict(smoothing=[0.1], seed=[7], sizes=[[4, 7, 3]], epochs=[1])

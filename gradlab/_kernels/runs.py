@@ -5,10 +5,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .blocks import (CE, IDENTITY, MSE, NARROW, SOFTMAX, _activate, _activation_slope, _exp, _jit, _jit_inline,
+from .blocks import (CE, IDENTITY, MSE, NARROW, SOFTMAX, _activate, _activation_slope, _exp, _jit, _jit_inline, _softplus,
                      _output_offset)
 from .rng import permutation
-from .training import TRAIN_LOSS, WEIGHT_NORM, record
+from .training import LOGIT_GAP, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC, TRAIN_LOSS, WEIGHT_NORM
 
 
 # ---------------------------------------------------------------- many runs at once
@@ -386,6 +386,151 @@ def _online_backward_update_runs(W, new, sizes, hidden, A, D, D2, acc, ones, vel
         a_lay = a_in
 
 
+@_jit_inline
+def _evaluate_runs(W, sizes, hidden, output, loss, X, T, tstride, labels, A, Z, m, lb, top, zmax, rest, best,
+                   bestv, other, total):
+    """`_evaluate` for a block of runs, row by row (every run sees the same row, so the inputs
+    are shared): total[:, r] += (loss, correct, logit gap, past target) of each row, each
+    computed as `_loss_block` and `_true_class_stats` compute it for run r (the loss rounded
+    to the parameters' dtype in lb before it is added, as there). Run r's targets are
+    T[r tstride, j]: tstride 1 for per-run targets, 0 for targets all runs share."""
+    RB = W.shape[1]
+    K = sizes[-1]
+    ob = _output_offset(sizes, 1)
+    for j in range(X.shape[0]):
+        y = labels[j]
+        for i in range(sizes[0]):
+            for r in range(RB):
+                A[i, r] = X[j, i]
+        _forward_runs(W, sizes, hidden, output, 1, A, Z, m)
+        for r in range(RB):
+            rest[r] = 0.0
+        if loss == CE and output == SOFTMAX:
+            for r in range(RB):
+                top[r] = 0
+                zmax[r] = Z[0, r]
+            for k in range(1, K):
+                for r in range(RB):
+                    if Z[k, r] > zmax[r]:
+                        top[r] = k
+                        zmax[r] = Z[k, r]
+            for k in range(K):
+                for r in range(RB):  # a select, not a branch, so the loop vectorises
+                    e = _exp(Z[k, r] - zmax[r])
+                    rest[r] = rest[r] + e if k != top[r] else rest[r]
+            for r in range(RB):
+                lse = math.log1p(rest[r])
+                v = 0.0
+                for k in range(K):
+                    t = T[r * tstride, j, k]
+                    v += t * ((zmax[r] - Z[k, r]) + lse)
+                lb[r] = v
+        elif loss == CE:
+            for k in range(K):
+                for r in range(RB):
+                    z = Z[k, r]
+                    t = T[r * tstride, j, k]
+                    rest[r] += t * _softplus(-z) + (1.0 - t) * _softplus(z)
+            for r in range(RB):
+                lb[r] = rest[r]
+        else:
+            for k in range(K):
+                for r in range(RB):
+                    e = A[ob + k, r] - T[r * tstride, j, k]
+                    rest[r] += 0.5 * e * e
+            for r in range(RB):
+                lb[r] = rest[r]
+        for r in range(RB):
+            total[0, r] += lb[r]
+        if K == 1:
+            for r in range(RB):
+                o = A[ob, r]
+                z = Z[0, r]
+                t = T[r * tstride, j, 0]
+                total[1, r] += (o > 0.5) == (y == 1)
+                total[2, r] += z if y == 1 else -z
+                total[3, r] += o > t if y == 1 else o < t
+        else:
+            for r in range(RB):
+                best[r] = 0
+                bestv[r] = A[ob, r]  # = A[ob + best[r], r]
+                other[r] = -np.inf
+            for k in range(K):
+                for r in range(RB):
+                    if A[ob + k, r] > bestv[r]:
+                        best[r] = k
+                        bestv[r] = A[ob + k, r]
+                if k != y:
+                    for r in range(RB):
+                        other[r] = max(other[r], Z[k, r])
+            for r in range(RB):
+                t = T[r * tstride, j, y]
+                total[1, r] += best[r] == y
+                total[2, r] += Z[y, r] - other[r]
+                total[3, r] += A[ob + y, r] > t
+
+
+@_jit_inline
+def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
+                 A, Z, m, lb, top, zmax, rest, best, bestv, other, total, norm, norm_sum):
+    """`record` for every run r of the block with ok[r], at its record index state[r, 0]:
+    the same values, bit for bit (weight norms summed in float64 in parameter order, then the
+    rows' statistics in row order). A record whose loss or norm is not finite clears ok[r];
+    otherwise state[r, 0] advances."""
+    RB = W.shape[1]
+    L = sizes.shape[0] - 1
+    K = sizes[-1]
+    for r in range(RB):
+        norm_sum[r] = 0.0
+    p = 0
+    for l in range(L):
+        mq = sizes[l] * sizes[l + 1]
+        for r in range(RB):
+            norm[r] = 0.0
+        for q in range(p, p + mq):
+            for r in range(RB):
+                norm[r] += W[q, r] * W[q, r]
+        for r in range(RB):
+            if ok[r]:
+                layer_norms[r, state[r, 0], l] = math.sqrt(norm[r])
+            norm_sum[r] += norm[r]
+        p += mq + sizes[l + 1]
+    for q in range(4):
+        for r in range(RB):
+            total[q, r] = 0.0
+    _evaluate_runs(W, sizes, hidden, output, loss, X, T, 1, labels, A, Z, m, lb, top, zmax, rest, best, bestv,
+                   other, total)
+    n = X.shape[0]
+    nt = Xt.shape[0]
+    for r in range(RB):
+        if ok[r]:
+            rec = state[r, 0]
+            stats[r, rec, WEIGHT_NORM] = math.sqrt(norm_sum[r])
+            stats[r, rec, TRAIN_LOSS] = total[0, r] / n
+            stats[r, rec, TRAIN_ACC] = total[1, r] / n
+            stats[r, rec, LOGIT_GAP] = total[2, r] / n
+            stats[r, rec, PAST_TARGET] = total[3, r] / n
+            stats[r, rec, TEST_LOSS] = np.nan
+            stats[r, rec, TEST_ACC] = np.nan
+    if nt > 0:
+        for q in range(4):
+            for r in range(RB):
+                total[q, r] = 0.0
+        _evaluate_runs(W, sizes, hidden, output, loss, Xt, Tt.reshape(1, nt, K), 0, labels_t, A, Z, m, lb, top, zmax, rest, best,
+                       bestv, other, total)
+        for r in range(RB):
+            if ok[r]:
+                stats[r, state[r, 0], TEST_LOSS] = total[0, r] / nt
+                stats[r, state[r, 0], TEST_ACC] = total[1, r] / nt
+    for r in range(RB):
+        if ok[r]:
+            rec = state[r, 0]
+            if np.isfinite(stats[r, rec, TRAIN_LOSS]) and np.isfinite(stats[r, rec, WEIGHT_NORM]):
+                state[r, 0] += 1
+            else:
+                ok[r] = False
+
+
 @_jit
 def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
                       rng, batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
@@ -419,9 +564,18 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     perm = np.empty(n, np.int64)
     order = np.zeros((n, RB), np.int64)  # this epoch's rows, order[j, r] for run r (0 for stopped runs)
     live = np.empty(RB, np.bool_)
-    vec = np.empty(P, W.dtype)
-    no_traced = np.empty(0, np.int64)
-    no_traces = np.empty((stats.shape[1], 0, 0), W.dtype)
+    A1 = np.empty((units, RB), W.dtype)  # record work arrays: one row at a time
+    Z1 = np.empty((K, RB), W.dtype)
+    lb = np.empty(RB, W.dtype)
+    top = np.empty(RB, np.int64)
+    best = np.empty(RB, np.int64)
+    bestv = np.empty(RB, W.dtype)
+    zmax = np.empty(RB, W.dtype)
+    rest = np.empty(RB)
+    other = np.empty(RB)  # float64, as `_true_class_stats` keeps it
+    total = np.empty((4, RB))
+    norm = np.empty(RB)
+    norm_sum = np.empty(RB)
     any_momentum = False
     any_penalty = False
     use_extra = False
@@ -478,17 +632,8 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
                 _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, h_weight, use_extra)
                 _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, any_penalty, ok)
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
-                for r in range(RB):
-                    if ok[r]:
-                        for p in range(P):
-                            vec[p] = new[p, r]
-                        rec = state[r, 0]
-                        record(vec, sizes, hidden, output, loss, X, T[r], labels, Xt, Tt, labels_t, no_traced,
-                               rec, stats[r], layer_norms[r], no_traces)
-                        if np.isfinite(stats[r, rec, TRAIN_LOSS]) and np.isfinite(stats[r, rec, WEIGHT_NORM]):
-                            state[r, 0] += 1
-                        else:
-                            ok[r] = False
+                _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
+                             state, ok, A1, Z1, m, lb, top, zmax, rest, best, bestv, other, total, norm, norm_sum)
             for r in range(RB):  # runs whose step failed keep the parameters it started from
                 if not ok[r]:
                     for p in range(P):
