@@ -501,8 +501,8 @@ def environment():
         env["gradlab_source_sha256"] = gradlab_source_hash()
     except ImportError:
         pass
-    env["threads"]["gradlab"] = ("1 (serial numba kernels, no parallel=True; numba pool "
-                                 f"{numba.get_num_threads()} unused)")
+    env["threads"]["gradlab"] = (f"numba pool {numba.get_num_threads()}: gl.train and the per-sample kernels are "
+                                 "serial; gl.sweep's run-batched kernel (W4) runs its blocks of runs in parallel")
     try:
         from threadpoolctl import threadpool_info
         pools = [f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info()]

@@ -342,13 +342,7 @@ def train_block(plans, runs_per_block=None):
     layer_norms = np.full((NB, RB, first.n_records, L), np.nan)
     state = np.zeros((NB, RB, 2), np.int64)
     state.reshape(-1, 2)[R:, 1] = -1  # unused slots never train
-    no_traced, no_traces = np.empty(0, np.int64), np.zeros((first.n_records, 0, 0), dtype)
     test = (first.Xt, first.Tt, first.labels_t)
-    for k, plan in enumerate(plans):
-        b, r = divmod(k, RB)
-        _kernels.record(plan.net.params, *plan.model, plan.X, plan.T, plan.labels, *test, no_traced, 0,
-                        stats[b, r], layer_norms[b, r], no_traces)
-        state[b, r, 0] = 1
     rng = blocked([_kernels.pcg64_state(p.seed) for p in plans], inner_runs=False)  # the kernel draws the orders
     per_call = chunk_epochs(n, R)
     for e0 in range(0, first.epochs, per_call):

@@ -5,8 +5,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .blocks import (CE, IDENTITY, MSE, NARROW, SOFTMAX, _activate, _activation_slope, _exp, _jit, _jit_inline, _softplus,
-                     _output_offset)
+from .blocks import (CE, IDENTITY, MSE, NARROW, SOFTMAX, _activate, _activation_slope, _exp, _jit, _jit_inline,
+                     _output_offset, _softplus)
 from .rng import permutation
 from .training import LOGIT_GAP, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC, TRAIN_LOSS, WEIGHT_NORM
 
@@ -19,37 +19,6 @@ from .training import LOGIT_GAP, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC, TR
 # expressions, in the same order and the same float types as in `train_chunk` (the float64
 # accumulators where it uses them included), so a run's results do not depend on RB, on its
 # slot in the block, or on threads: they equal `train_chunk`'s bit for bit.
-
-
-@_jit_inline
-def _weighted_sum_runs(out, zq, S, sq, W, w0, w_stride, V, v0, v_stride, n):
-    """out[zq, r] = S[sq, r] + sum_{i < n} W[w0 + i w_stride, r] V[v0 + i v_stride, r] for every
-    run r, the terms added one by one in order of i (as a scalar loop adds them), up to four
-    per pass over the runs, so out is loaded and stored once per four terms."""
-    RB = out.shape[1]
-    i = 0
-    while i < n:
-        k = min(4, n - i)
-        wq = w0 + i * w_stride
-        vq = v0 + i * v_stride
-        if k == 4:
-            for r in range(RB):
-                out[zq, r] = (((S[sq, r] + W[wq, r] * V[vq, r]) + W[wq + w_stride, r] * V[vq + v_stride, r])
-                              + W[wq + 2 * w_stride, r] * V[vq + 2 * v_stride, r]) + W[wq + 3 * w_stride, r] * V[
-                                  vq + 3 * v_stride, r]
-        elif k == 3:
-            for r in range(RB):
-                out[zq, r] = ((S[sq, r] + W[wq, r] * V[vq, r]) + W[wq + w_stride, r] * V[vq + v_stride, r]) + W[
-                    wq + 2 * w_stride, r] * V[vq + 2 * v_stride, r]
-        elif k == 2:
-            for r in range(RB):
-                out[zq, r] = (S[sq, r] + W[wq, r] * V[vq, r]) + W[wq + w_stride, r] * V[vq + v_stride, r]
-        else:
-            for r in range(RB):
-                out[zq, r] = S[sq, r] + W[wq, r] * V[vq, r]
-        S = out
-        sq = zq
-        i += k
 
 
 @_jit_inline
@@ -74,7 +43,23 @@ def _forward_runs(W, sizes, hidden, output, B, A, Z, m):
         out0 = 0 if last else a_out
         for o in range(fo):
             for j in range(B):
-                _weighted_sum_runs(out, out0 + o * B + j, W, b0 + o, W, p + o, fo, A, a_in + j, B, fi)
+                zq = out0 + o * B + j
+                for r in range(RB):
+                    out[zq, r] = W[b0 + o, r]
+                i = 0
+                while i + 4 <= fi:  # four terms per pass, added in the same order
+                    wq = p + i * fo + o
+                    aq = a_in + i * B + j
+                    for r in range(RB):
+                        out[zq, r] = (((out[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + B, r])
+                                      + W[wq + 2 * fo, r] * A[aq + 2 * B, r]) + W[wq + 3 * fo, r] * A[aq + 3 * B, r]
+                    i += 4
+                while i < fi:
+                    wq = p + i * fo + o
+                    aq = a_in + i * B + j
+                    for r in range(RB):
+                        out[zq, r] += W[wq, r] * A[aq, r]
+                    i += 1
         if last:
             if output == SOFTMAX:
                 for j in range(B):
@@ -310,83 +295,7 @@ def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum,
             ok[r] &= np.isfinite(new[p, r])
 
 
-@_jit_inline
-def _update_row_runs(W, new, q, Ga, ga, Gd, gd, zero, scale, velocity, penalized, hyper, any_momentum,
-                     any_penalty, ok):
-    """Row q of `_sgd_update_runs` with the gradient of one row formed on the fly:
-    g = zero + Ga[ga, r] Gd[gd, r] (what `_backward_runs` with B = 1 stores into a zeroed G)."""
-    RB = W.shape[1]
-    lr = hyper[0]
-    l2 = hyper[1]
-    l1 = hyper[2]
-    wd = hyper[3]
-    momentum = hyper[4]
-    if any_momentum:
-        for r in range(RB):
-            w = W[q, r]
-            g = scale * (zero + Ga[ga, r] * Gd[gd, r]) + penalized[q, r] * (l2[r] * w + l1[r] * np.sign(w))
-            if momentum[r] != 0.0:
-                velocity[q, r] = momentum[r] * velocity[q, r] + g
-                new[q, r] = w - lr[r] * velocity[q, r] - lr[r] * wd[r] * penalized[q, r] * w
-            else:
-                new[q, r] = w - lr[r] * g - lr[r] * wd[r] * penalized[q, r] * w
-            ok[r] &= np.isfinite(new[q, r])
-    elif any_penalty:
-        for r in range(RB):
-            w = W[q, r]
-            g = scale * (zero + Ga[ga, r] * Gd[gd, r]) + penalized[q, r] * (l2[r] * w + l1[r] * np.sign(w))
-            new[q, r] = w - lr[r] * g - lr[r] * wd[r] * penalized[q, r] * w
-            ok[r] &= np.isfinite(new[q, r])
-    else:
-        for r in range(RB):
-            new[q, r] = W[q, r] - lr[r] * (scale * (zero + Ga[ga, r] * Gd[gd, r]))
-            ok[r] &= np.isfinite(new[q, r])
-
-
-@_jit_inline
-def _online_backward_update_runs(W, new, sizes, hidden, A, D, D2, acc, ones, velocity, penalized, hyper,
-                                 any_momentum, any_penalty, ok, extra, weight, use_extra):
-    """`_backward_runs` followed by `_sgd_update_runs` for one row per step (B = 1), fused:
-    each parameter's gradient is formed where its update is written, so G is never stored.
-    The same values in the same order and types: hidden deltas summed in float64 (acc),
-    gradients as zero + a delta (ones[0] = 1 for biases: x * 1 = x exactly)."""
-    RB = W.shape[1]
-    L = sizes.shape[0] - 1
-    zero = ones[0, 0] - ones[0, 0]
-    p_end = W.shape[0]
-    a_lay = 0
-    for l in range(L):
-        a_lay += sizes[l]
-    cur = D
-    nxt = D2
-    for l in range(L - 1, -1, -1):
-        fi = sizes[l]
-        fo = sizes[l + 1]
-        b0 = p_end - fo
-        w0 = b0 - fi * fo
-        a_in = a_lay - fi
-        if l > 0:  # this layer's weights are still W: the deltas below come before its update
-            for i in range(fi):
-                _weighted_sum_runs(acc, 0, acc, 1, W, w0 + i * fo, 1, cur, 0, 1, fo)
-                if use_extra and l == L - 1:
-                    for r in range(RB):
-                        acc[0, r] = acc[0, r] + extra[i, r] if weight[r] != 0.0 else acc[0, r]
-                for r in range(RB):
-                    nxt[i, r] = acc[0, r] * _activation_slope(hidden, A[a_in + i, r])
-        for o in range(fo):
-            _update_row_runs(W, new, b0 + o, ones, 0, cur, o, zero, 1.0, velocity, penalized, hyper, any_momentum,
-                             any_penalty, ok)
-        for i in range(fi):
-            for o in range(fo):
-                _update_row_runs(W, new, w0 + i * fo + o, A, a_in + i, cur, o, zero, 1.0, velocity, penalized,
-                                 hyper, any_momentum, any_penalty, ok)
-        if l > 0:
-            cur, nxt = nxt, cur
-        p_end = w0
-        a_lay = a_in
-
-
-@_jit_inline
+@_jit
 def _evaluate_runs(W, sizes, hidden, output, loss, X, T, tstride, labels, A, Z, m, lb, top, zmax, rest, best,
                    bestv, other, total):
     """`_evaluate` for a block of runs, row by row (every run sees the same row, so the inputs
@@ -470,13 +379,13 @@ def _evaluate_runs(W, sizes, hidden, output, loss, X, T, tstride, labels, A, Z, 
                 total[3, r] += A[ob + y, r] > t
 
 
-@_jit_inline
+@_jit
 def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
-                 A, Z, m, lb, top, zmax, rest, best, bestv, other, total, norm, norm_sum):
+                 A, Z, m, lb, top, zmax, rest, best, bestv, other, total, norm, norm_sum, check):
     """`record` for every run r of the block with ok[r], at its record index state[r, 0]:
     the same values, bit for bit (weight norms summed in float64 in parameter order, then the
-    rows' statistics in row order). A record whose loss or norm is not finite clears ok[r];
-    otherwise state[r, 0] advances."""
+    rows' statistics in row order). With ``check``, a record whose loss or norm is not finite
+    clears ok[r] and is not counted; otherwise state[r, 0] advances."""
     RB = W.shape[1]
     L = sizes.shape[0] - 1
     K = sizes[-1]
@@ -525,7 +434,7 @@ def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
     for r in range(RB):
         if ok[r]:
             rec = state[r, 0]
-            if np.isfinite(stats[r, rec, TRAIN_LOSS]) and np.isfinite(stats[r, rec, WEIGHT_NORM]):
+            if not check or (np.isfinite(stats[r, rec, TRAIN_LOSS]) and np.isfinite(stats[r, rec, WEIGHT_NORM])):
                 state[r, 0] += 1
             else:
                 ok[r] = False
@@ -557,8 +466,6 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     new = np.empty((P, RB), W.dtype)
     m = np.empty(RB, W.dtype)
     acc = np.empty(RB)
-    acc2 = np.zeros((2, RB))  # row 1 stays 0.0: the start of the float64 delta sums
-    ones = np.ones((1, RB), W.dtype)
     s8 = np.empty((8, RB))
     ok = np.empty(RB, np.bool_)
     perm = np.empty(n, np.int64)
@@ -589,6 +496,11 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
         live[r] = state[r, 1] == 0
         any_momentum |= hyper[4, r] != 0.0
         any_penalty |= hyper[1, r] != 0.0 or hyper[2, r] != 0.0 or hyper[3, r] != 0.0
+    if step0 == 0:  # record 0: the initial nets, as `train` records them before its first step
+        for r in range(RB):
+            ok[r] = live[r] and state[r, 0] == 0
+        _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
+                     A1, Z1, m, lb, top, zmax, rest, best, bestv, other, total, norm, norm_sum, False)
     step = step0
     for e in range(n_epochs):
         for r in range(RB):
@@ -625,15 +537,12 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
                         for r in range(RB):
                             extra[i * B + j, r] = h_weight[r] * (
                                 A[a0 + i * B + j, r] - h_targets[labels[order[pos + j, r]], i])
-            if batch == 1:
-                _online_backward_update_runs(W, new, sizes, hidden, A, D, D2, acc2, ones, velocity, penalized, hyper,
-                                             any_momentum, any_penalty, ok, extra, h_weight, use_extra)
-            else:
-                _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, h_weight, use_extra)
-                _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, any_penalty, ok)
+            _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, h_weight, use_extra)
+            _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, any_penalty, ok)
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
-                             state, ok, A1, Z1, m, lb, top, zmax, rest, best, bestv, other, total, norm, norm_sum)
+                             state, ok, A1, Z1, m, lb, top, zmax, rest, best, bestv, other, total, norm, norm_sum,
+                             True)
             for r in range(RB):  # runs whose step failed keep the parameters it started from
                 if not ok[r]:
                     for p in range(P):
