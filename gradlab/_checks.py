@@ -160,6 +160,11 @@ def net(net):
     return net
 
 
+def net_params(net):
+    """``net.params`` for the kernels: a copy when it is read-only (see `_convert`)."""
+    return net.params if net.params.flags.writeable else net.params.copy()
+
+
 def loss_code(loss, output, variant="exact"):
     """The kernel's loss code for a (loss, output activation, variant) triple."""
     choice("loss", loss, LOSSES)

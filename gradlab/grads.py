@@ -19,7 +19,7 @@ def _forward(net, X):
     n, K = X.shape[0], net.sizes[-1]
     Z = np.empty((n, K), net.dtype)
     O = np.empty((n, K), net.dtype)
-    _kernels.forward_all(net.params, net._sizes, *_codes(net), X, Z, O)
+    _kernels.forward_all(_checks.net_params(net), net._sizes, *_codes(net), X, Z, O)
     return Z, O
 
 
@@ -69,7 +69,7 @@ def sample_losses(net, X, T, loss="ce"):
     """Per-row loss ``L_n``, shape (n,)."""
     X, T, code = _checks.net_data(net, X, T, loss)
     out = np.empty(X.shape[0], net.dtype)
-    _kernels.sample_losses(net.params, net._sizes, *_codes(net), code, X, T, out)
+    _kernels.sample_losses(_checks.net_params(net), net._sizes, *_codes(net), code, X, T, out)
     return out
 
 
@@ -82,7 +82,7 @@ def per_sample_grads(net, X, T, loss="ce", variant="exact"):
     """``G[n] = dL_n / dtheta``, shape (n, P), in the order of ``net.params``."""
     X, T, code = _checks.net_data(net, X, T, loss, variant)
     G = np.empty((X.shape[0], net.n_params), net.dtype)
-    _kernels.gradients(net.params, net._sizes, *_codes(net), code, X, T, True, G, G[0])
+    _kernels.gradients(_checks.net_params(net), net._sizes, *_codes(net), code, X, T, True, G, G[0])
     return G
 
 
@@ -90,7 +90,7 @@ def grad(net, X, T, loss="ce", variant="exact"):
     """Gradient of the mean loss, ``1/n sum_n dL_n / dtheta``, shape (P,)."""
     X, T, code = _checks.net_data(net, X, T, loss, variant)
     g = np.zeros(net.n_params, net.dtype)
-    _kernels.gradients(net.params, net._sizes, *_codes(net), code, X, T, False,
+    _kernels.gradients(_checks.net_params(net), net._sizes, *_codes(net), code, X, T, False,
                        g.reshape(1, -1), g)
     return g
 
