@@ -798,6 +798,22 @@ def _w4_summary(results):
                "f32: s per sweep", "f32: gradlab faster by (paired IQR)"], rows)
 
 
+def _equal_work_lines(res):
+    """The targets for `gradlab-final`, whose output is what JAX computes (the final parameters;
+    plus the first and last records): its speed-up over X is ratio(X) / ratio(gradlab-final),
+    both ratios per run-step against the reference call."""
+    impls = res["impls"]
+    if "gradlab-final" not in impls:
+        return []
+    out = []
+    for impl, need in res["targets"].items():
+        if impl in impls:
+            got = impls[impl]["ratio"] / impls["gradlab-final"]["ratio"]
+            verdict = "met" if got >= need else "**NOT met**"
+            out.append(f"gradlab-final >= {need:g}x faster than {impl} per run-step: measured {got:.2f}x, {verdict}")
+    return out
+
+
 def _measured(part):
     """One line: when, by which command and on which gradlab a part was measured."""
     m = part["meta"]
@@ -826,6 +842,7 @@ def markdown(payload):
             for text, met in harness.target_lines(res):
                 verdict = "not measured" if met is None else ("met" if met else "**NOT met**")
                 md.append(f"- Target ({res['name']}): {text}, {verdict}")
+            md += [f"- Target ({res['name']}), equal work: {text}" for text in _equal_work_lines(res)]
         md += ["", "Details of each workload (agreement, rounds, first calls) are at the end.", ""]
     eff = payload.get("efficiency", {}).get("dtypes")
     if eff:
