@@ -314,9 +314,8 @@ def train_block(plans, runs_per_block=None):
     ``diverged_at`` (R,) the step that diverged (0: none).
     """
     first = plans[0]
-    R, P, L = len(plans), first.net.n_params, first.net.n_layers
-    n, K = first.T.shape
-    dtype = first.net.dtype
+    R, L = len(plans), first.net.n_layers
+    n = first.T.shape[0]
     RB = runs_per_block or _runs_per_block(R)
     NB = -(-R // RB)
     pad = NB * RB - R
