@@ -199,9 +199,9 @@ def epoch_orders(rng, n, batch, n_epochs):
     return np.tile(np.arange(n), (n_epochs, 1))
 
 
-def chunk_epochs(n_rows, runs=1):
-    """Epochs per kernel call: about CHUNK_ROWS rows over all runs, at least one epoch."""
-    return max(1, CHUNK_ROWS // (n_rows * runs))
+def chunk_epochs(n_rows):
+    """Epochs per kernel call: about CHUNK_ROWS rows, at least one epoch."""
+    return max(1, CHUNK_ROWS // n_rows)
 
 
 def make_history(plan, stats, layer_norms, traces, params, n_written, diverged_at, interrupted):
@@ -315,7 +315,6 @@ def train_block(plans, runs_per_block=None):
     """
     first = plans[0]
     R, L = len(plans), first.net.n_layers
-    n = first.T.shape[0]
     RB = runs_per_block or _runs_per_block(R)
     NB = -(-R // RB)
     pad = NB * RB - R
@@ -343,14 +342,9 @@ def train_block(plans, runs_per_block=None):
     state.reshape(-1, 2)[R:, 1] = -1  # unused slots never train
     test = (first.Xt, first.Tt, first.labels_t)
     rng = blocked([_kernels.pcg64_state(p.seed) for p in plans], inner_runs=False)  # the kernel draws the orders
-    per_call = chunk_epochs(n, R)
-    for e0 in range(0, first.epochs, per_call):
-        ne = min(per_call, first.epochs - e0)
-        _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, rng,
-                            first.batch, ne, e0 * first.steps_per_epoch, first.record_every, first.total_steps,
-                            *test, stats, layer_norms, state, hidden_target)
-        if (state.reshape(-1, 2)[:R, 1] != 0).all():
-            break
+    _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, rng,
+                        first.batch, first.epochs, 0, first.record_every, first.total_steps,
+                        *test, stats, layer_norms, state, hidden_target)
     unblock = lambda a: a.reshape(NB * RB, *a.shape[2:])[:R]
     return dict(params=unblock(np.moveaxis(W, -1, 1)), stats=unblock(stats), layer_norms=unblock(layer_norms),
                 n_written=unblock(state)[:, 0].copy(), diverged_at=unblock(state)[:, 1].copy())

@@ -381,7 +381,7 @@ def _evaluate_runs(W, sizes, hidden, output, loss, X, T, tstride, labels, A, Z, 
 
 @_jit
 def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
-                 A, Z, m, lb, top, zmax, rest, best, bestv, other, total, norm, norm_sum, check):
+                 check):
     """`record` for every run r of the block with ok[r], at its record index state[r, 0]:
     the same values, bit for bit (weight norms summed in float64 in parameter order, then the
     rows' statistics in row order). With ``check``, a record whose loss or norm is not finite
@@ -389,6 +389,19 @@ def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
     RB = W.shape[1]
     L = sizes.shape[0] - 1
     K = sizes[-1]
+    A = np.empty((sizes.sum(), RB), W.dtype)  # one row of the data at a time
+    Z = np.empty((K, RB), W.dtype)
+    m = np.empty(RB, W.dtype)
+    lb = np.empty(RB, W.dtype)
+    top = np.empty(RB, np.int64)
+    best = np.empty(RB, np.int64)
+    bestv = np.empty(RB, W.dtype)
+    zmax = np.empty(RB, W.dtype)
+    rest = np.empty(RB)
+    other = np.empty(RB)  # float64, as `_true_class_stats` keeps it
+    total = np.empty((4, RB))
+    norm = np.empty(RB)
+    norm_sum = np.empty(RB)
     for r in range(RB):
         norm_sum[r] = 0.0
     p = 0
@@ -425,8 +438,8 @@ def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
         for q in range(4):
             for r in range(RB):
                 total[q, r] = 0.0
-        _evaluate_runs(W, sizes, hidden, output, loss, Xt, Tt.reshape(1, nt, K), 0, labels_t, A, Z, m, lb, top, zmax, rest, best,
-                       bestv, other, total)
+        _evaluate_runs(W, sizes, hidden, output, loss, Xt, Tt.reshape(1, nt, K), 0, labels_t, A, Z, m, lb, top,
+                       zmax, rest, best, bestv, other, total)
         for r in range(RB):
             if ok[r]:
                 stats[r, state[r, 0], TEST_LOSS] = total[0, r] / nt
@@ -471,18 +484,6 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     perm = np.empty(n, np.int64)
     order = np.zeros((n, RB), np.int64)  # this epoch's rows, order[j, r] for run r (0 for stopped runs)
     live = np.empty(RB, np.bool_)
-    A1 = np.empty((units, RB), W.dtype)  # record work arrays: one row at a time
-    Z1 = np.empty((K, RB), W.dtype)
-    lb = np.empty(RB, W.dtype)
-    top = np.empty(RB, np.int64)
-    best = np.empty(RB, np.int64)
-    bestv = np.empty(RB, W.dtype)
-    zmax = np.empty(RB, W.dtype)
-    rest = np.empty(RB)
-    other = np.empty(RB)  # float64, as `_true_class_stats` keeps it
-    total = np.empty((4, RB))
-    norm = np.empty(RB)
-    norm_sum = np.empty(RB)
     any_momentum = False
     any_penalty = False
     use_extra = False
@@ -500,7 +501,7 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
         for r in range(RB):
             ok[r] = live[r] and state[r, 0] == 0
         _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
-                     A1, Z1, m, lb, top, zmax, rest, best, bestv, other, total, norm, norm_sum, False)
+                     False)
     step = step0
     for e in range(n_epochs):
         for r in range(RB):
@@ -541,8 +542,7 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
             _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, any_penalty, ok)
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
-                             state, ok, A1, Z1, m, lb, top, zmax, rest, best, bestv, other, total, norm, norm_sum,
-                             True)
+                             state, ok, True)
             for r in range(RB):  # runs whose step failed keep the parameters it started from
                 if not ok[r]:
                     for p in range(P):
