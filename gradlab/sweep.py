@@ -293,7 +293,8 @@ class SweepResult:
         NLL and ECE (15 bins) of the final net on the training and test rows, and diverged_at.
 
         NLL and ECE need the outputs to be a distribution over classes: softmax, or one sigmoid
-        unit (binary); they are NaN for identity outputs and for several sigmoid units."""
+        unit (binary); they are NaN for identity outputs, for several sigmoid units, and for a
+        diverged run whose last net's outputs are not finite."""
         from . import metrics
         from .grads import forward
         rows = []
@@ -310,6 +311,8 @@ class SweepResult:
                 probs = forward(h.net, X)
                 if plan.net.output == "identity" or (plan.net.output == "sigmoid" and probs.shape[1] > 1):
                     row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan  # outputs are not one distribution
+                elif not np.isfinite(probs).all():  # a diverged run's last net can overflow
+                    row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan
                 else:
                     row[f"{part}_nll"] = metrics.nll(probs, labels)
                     row[f"{part}_ece"] = metrics.ece(probs, labels)

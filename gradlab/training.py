@@ -303,7 +303,7 @@ def _runs_per_block(runs):
     return min(MAX_RUNS_PER_BLOCK, max(8, -(-per_thread // 8) * 8))
 
 
-def train_block(plans, runs_per_block=None):
+def train_block(plans, runs_per_block=None, fused=None):
     """Train runs that share a shape (sizes, activations, loss, dtype, batch size, epochs)
     together: `_kernels.train_runs` advances blocks of ``runs_per_block`` runs (run index
     innermost, so each step vectorises across runs), one block per thread. Each run's
@@ -315,7 +315,11 @@ def train_block(plans, runs_per_block=None):
     """
     first = plans[0]
     R, L = len(plans), first.net.n_layers
-    RB = runs_per_block or _runs_per_block(R)
+    hypers = np.stack([p.hyper for p in plans])
+    if fused is None:
+        fused = _kernels.fused.applies(first.net.sizes, first.batch, hypers, [p.beta for p in plans],
+                                       [p.hidden_target[1] for p in plans])
+    RB = _kernels.fused.RUNS if fused else runs_per_block or _runs_per_block(R)
     NB = -(-R // RB)
     pad = NB * RB - R
 
@@ -342,9 +346,14 @@ def train_block(plans, runs_per_block=None):
     state.reshape(-1, 2)[R:, 1] = -1  # unused slots never train
     test = (first.Xt, first.Tt, first.labels_t)
     rng = blocked([_kernels.pcg64_state(p.seed) for p in plans], inner_runs=False)  # the kernel draws the orders
-    _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, rng,
-                        first.batch, first.epochs, 0, first.record_every, first.total_steps,
-                        *test, stats, layer_norms, state, hidden_target)
+    if fused:
+        step = _kernels.fused.step(*first.model, first.net.dtype)
+        _kernels.fused.train_online(step.address, W, *first.model, hyper, first.X, T, first.labels, rng, first.epochs,
+                                    first.record_every, first.total_steps, *test, stats, layer_norms, state)
+    else:
+        _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, rng,
+                            first.batch, first.epochs, 0, first.record_every, first.total_steps,
+                            *test, stats, layer_norms, state, hidden_target)
     unblock = lambda a: a.reshape(NB * RB, *a.shape[2:])[:R]
     return dict(params=unblock(np.moveaxis(W, -1, 1)), stats=unblock(stats), layer_norms=unblock(layer_norms),
                 n_written=unblock(state)[:, 0].copy(), diverged_at=unblock(state)[:, 1].copy())

@@ -199,8 +199,8 @@ def test_sweep_of_one_and_of_many(iris_split):
 def test_train_block_block_width_does_not_matter(iris_split):
     plans = [sweep_mod._plan(s, iris_split, 11) for s in gl.Grid(smoothing=[0.0, 0.3], seed=range(5),
                                                                    sizes=[[4, 7, 3]], epochs=[2])]
-    a = training.train_block(plans, runs_per_block=3)
-    b = training.train_block(plans, runs_per_block=8)
+    a = training.train_block(plans, runs_per_block=3, fused=False)
+    b = training.train_block(plans, runs_per_block=8, fused=False)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
 

@@ -2,18 +2,21 @@
 
 ``blocks``: shared pieces (activations, forward/backward passes over a block of rows) and the
 whole-data drivers; ``training``: one run's SGD loop (`train_chunk`) and its records;
-``runs``: many runs at once (`train_runs`); ``rng``: numpy's PCG64 permutation stream, drawn inside kernels.
+``runs``: many runs at once (`train_runs`); ``fused``: the same for online SGD, generated per net
+shape; ``rng``: numpy's PCG64 permutation stream, drawn inside kernels.
 
 numba's on-disk cache checks only a kernel's own source file, so a cached ``train_runs``
 (in runs.py) would keep running an old ``_forward_block`` after blocks.py changed. Before any
 kernel loads, `_clear_stale_caches` compares a digest of all its sources with the one
 stored beside the caches and deletes every cached kernel of this package when they differ.
+Generated kernels (`fused`) live in a folder named by that digest, so a change retires them too.
 """
 import hashlib
+import shutil
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = ("blocks.py", "training.py", "runs.py", "rng.py")
+_SOURCES = ("blocks.py", "training.py", "runs.py", "rng.py", "fused.py")
 
 
 def _cache_dir():
@@ -34,8 +37,12 @@ def _cache_dir():
     return None
 
 
+def _digest():
+    return hashlib.sha256(b"".join((_HERE / name).read_bytes() for name in _SOURCES)).hexdigest()
+
+
 def _clear_stale_caches():
-    digest = hashlib.sha256(b"".join((_HERE / name).read_bytes() for name in _SOURCES)).hexdigest()
+    digest = _digest()
     folder = _cache_dir()
     if folder is None:
         return
@@ -48,6 +55,8 @@ def _clear_stale_caches():
     for name in _SOURCES:
         for path in folder.glob(f"{Path(name).stem}.*.nb[ic]"):
             path.unlink(missing_ok=True)
+    for path in folder.glob("generated-*"):
+        shutil.rmtree(path, ignore_errors=True)
     try:
         stamp.write_text(digest)
     except OSError:
@@ -55,9 +64,21 @@ def _clear_stale_caches():
 
 
 _clear_stale_caches()
+_generated = None
+
+
+def generated_folder():
+    """Where `fused` writes and imports its generated kernels (created on first use)."""
+    global _generated
+    if _generated is None:
+        from .fused import writable_folder
+        _generated = writable_folder(_cache_dir(), _digest())
+    return _generated
+
 
 from .blocks import *  # noqa: E402,F401,F403
 from .blocks import _exp, _tanh  # noqa: E402,F401  (tested directly)
+from . import fused  # noqa: E402,F401
 from .rng import pcg64_state  # noqa: E402,F401
 from .runs import train_runs  # noqa: E402,F401
 from .training import (LOGIT_GAP, N_STATS, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC,  # noqa: E402,F401

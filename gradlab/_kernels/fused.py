@@ -1,0 +1,302 @@
+"""Online SGD for blocks of runs of one small net, with a step generated per net shape.
+
+`train_runs` (runs.py) takes any shape at run time, so a step is ~110 short loops over the
+runs of a block with every value going through memory. For plain online SGD (one row per
+step, no momentum, penalties, confidence penalty or hidden targets) this module writes one
+run's whole step as straight-line code for the given shape, inside a single loop over the
+runs of a block whose width ``RUNS`` is a compile-time constant. Every per-run value then
+lives in a register, and LLVM vectorises the loop across runs: all offsets into the flat
+(P RUNS,) parameter arrays are constants, so it can prove the accesses apart.
+
+Each value is computed by the expression `train_chunk` (and `train_runs`) uses, with the same
+operand types (float64 accumulators, and the float64 results of `_tanh`/`_exp` rounded to the
+parameters' dtype where those kernels store them), so results equal theirs bit for bit.
+
+The step is a C callback (`numba.cfunc`) in a generated module, written into a folder named
+by a digest of every kernel source and cached by numba like any kernel, so a new shape costs
+one compile of its step alone. The training loop around it, `train_online`, is compiled once
+per dtype and calls the step through its address (`_call_step`).
+"""
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
+
+from .blocks import CE, IDENTITY, MSE, RELU, SIGMOID, SOFTMAX, TANH
+from .rng import permutation
+from .runs import _record_runs
+
+RUNS = 64  # runs per block; 16-32 ran fastest for W4 (8 does not vectorise, 256 spills to L2)
+MAX_PARAMS = 400  # larger nets take `train_runs`: straight-line code grows with P, and so does compile time
+
+_ACT_NAMES = {IDENTITY: "identity", TANH: "tanh", RELU: "relu", SIGMOID: "sigmoid", SOFTMAX: "softmax"}
+
+
+def applies(sizes, batch, hyper, beta, hidden_weight):
+    """Whether a block of runs can take the generated kernel: online SGD (one row per step)
+    with no momentum, penalties, weight decay, confidence penalty or hidden targets, and at
+    most MAX_PARAMS parameters. hyper (runs, 5), beta and hidden_weight (runs,)."""
+    n_params = sum(int(a) * int(b) + int(b) for a, b in zip(sizes[:-1], sizes[1:]))
+    return (batch == 1 and n_params <= MAX_PARAMS and not hyper[:, 1:].any() and not any(beta)
+            and not any(hidden_weight))
+
+
+def _activation(code, v):
+    """The expression `_activate` stores for unit value v (before rounding to the dtype)."""
+    if code == TANH:
+        return f"_tanh({v})"
+    if code == RELU:
+        return f"max({v}, 0.0)"
+    if code == SIGMOID:
+        return f"_sigmoid({v})"
+    return v
+
+
+def step_source(sizes, hidden, output, loss):
+    """Source of the C callback `step(W, new, xg, tg, lr, ok)` (pointers to the data): one
+    online step of every run r < RUNS. F and F_T name the dtype (numpy and numba).
+
+    W, new: (P RUNS,) parameters before and after (parameter p of run r at p RUNS + r);
+    xg (d RUNS,), tg (K RUNS,): the step's input row and targets; lr (RUNS,);
+    ok[r] &= every output delta and new parameter of run r is finite."""
+    R = RUNS
+    L = len(sizes) - 1
+    K = sizes[-1]
+    body = [f"a0_{i} = xg[{i * R} + r]" for i in range(sizes[0])]
+    offsets = []  # (weights, biases) offsets of each layer
+    p = 0
+    for l in range(L):
+        fi, fo = sizes[l], sizes[l + 1]
+        offsets.append((p, p + fi * fo))
+        w0, b0 = offsets[-1]
+        last = l == L - 1
+        for o in range(fo):
+            z = f"W[{(b0 + o) * R} + r]"
+            for i in range(fi):
+                z = f"({z} + W[{(w0 + i * fo + o) * R} + r] * a{l}_{i})"
+            body.append(f"z{l + 1}_{o} = {z}")
+            if not last:
+                body.append(f"a{l + 1}_{o} = F({_activation(hidden, f'z{l + 1}_{o}')})")
+        p = b0 + fo
+    top = f"z{L}"
+    out = f"a{L}"
+    if output == SOFTMAX:
+        body.append(f"m = {top}_0")
+        body += [f"m = max(m, {top}_{k})" for k in range(1, K)]
+        body += [f"{out}_{k} = F(_exp({top}_{k} - m))" for k in range(K)]
+        body.append(f"s = {out}_0")
+        body += [f"s += {out}_{k}" for k in range(1, K)]
+        body += [f"{out}_{k} = {out}_{k} / s" for k in range(K)]
+    else:
+        body += [f"{out}_{k} = F({_activation(output, f'{top}_{k}')})" for k in range(K)]
+    # output deltas, as `_error_term_runs` (no confidence penalty)
+    if loss == MSE and output == SOFTMAX:
+        body.append("s8 = 0.0")
+        body += [f"s8 += ({out}_{k} - tg[{k * R} + r]) * {out}_{k}" for k in range(K)]
+        body += [f"d{L}_{k} = F({out}_{k} * (({out}_{k} - tg[{k * R} + r]) - s8))" for k in range(K)]
+    elif loss != CE and output != IDENTITY:
+        body += [f"d{L}_{k} = F(({out}_{k} - tg[{k * R} + r]) * ({out}_{k} * (1.0 - {out}_{k})))"
+                 for k in range(K)]
+    else:
+        body += [f"d{L}_{k} = {out}_{k} - tg[{k * R} + r]" for k in range(K)]
+    body.append("good = " + " & ".join(f"np.isfinite(d{L}_{k})" for k in range(K)))
+    body.append("rate = lr[r]")
+    # backward, as `_backward_runs` with one row: float64 sums for the hidden deltas, gradients
+    # started at +0.0, then `_sgd_update_runs` without penalties (scale 1.0)
+    for l in range(L - 1, -1, -1):
+        fi, fo = sizes[l], sizes[l + 1]
+        w0, b0 = offsets[l]
+        if l > 0:
+            for i in range(fi):
+                acc = "0.0"
+                for o in range(fo):
+                    acc = f"({acc} + W[{(w0 + i * fo + o) * R} + r] * d{l + 1}_{o})"
+                body.append(f"d{l}_{i} = F({acc} * _activation_slope({hidden}, a{l}_{i}))")
+        for o in range(fo):
+            q = (b0 + o) * R
+            body.append(f"v = F(W[{q} + r] - rate * (1.0 * (F(0.0) + d{l + 1}_{o})))")
+            body.append(f"new[{q} + r] = v")
+            body.append("good &= np.isfinite(v)")
+        for i in range(fi):
+            for o in range(fo):
+                q = (w0 + i * fo + o) * R
+                body.append(f"v = F(W[{q} + r] - rate * (1.0 * (F(0.0) + a{l}_{i} * d{l + 1}_{o})))")
+                body.append(f"new[{q} + r] = v")
+                body.append("good &= np.isfinite(v)")
+    body.append("ok[r] &= good")
+    P = offsets[-1][1] + K
+    lines = ["@cfunc(types.void(types.CPointer(F_T), types.CPointer(F_T), types.CPointer(F_T), types.CPointer(F_T),",
+             "                  types.CPointer(types.float64), types.CPointer(types.boolean)),",
+             '       cache=True, error_model="numpy")',
+             "def step(pW, pnew, pxg, ptg, plr, pok):",
+             f"    W = carray(pW, {P * R})",
+             f"    new = carray(pnew, {P * R})",
+             f"    xg = carray(pxg, {sizes[0] * R})",
+             f"    tg = carray(ptg, {K * R})",
+             f"    lr = carray(plr, {R})",
+             f"    ok = carray(pok, {R})",
+             f"    for r in range({R}):"]
+    return "\n".join(lines + ["        " + line for line in body]) + "\n"
+
+
+def module_source(sizes, hidden, output, loss, dtype):
+    """The generated module: imports, the dtype, and `step`."""
+    return (f'"""Generated by gradlab._kernels.fused for sizes {list(sizes)}, hidden {_ACT_NAMES[hidden]}, '
+            f'output {_ACT_NAMES[output]}, loss code {loss}, {dtype}, {RUNS} runs per block; do not edit."""\n'
+            "import numpy as np\nfrom numba import carray, cfunc, types\n\n"
+            "from gradlab._kernels.blocks import _activation_slope, _exp, _sigmoid, _tanh\n\n"
+            f"F = np.{dtype}\nF_T = types.{dtype}\n\n\n") + step_source(sizes, hidden, output, loss)
+
+
+_loaded = {}
+
+
+def step(sizes, hidden, output, loss, dtype):
+    """The generated step for this shape and dtype (a `numba.cfunc`; `train_online` takes its
+    ``address``), written and compiled on first use, then loaded from numba's cache."""
+    sizes = tuple(int(s) for s in sizes)
+    dtype = np.dtype(dtype).name
+    key = (sizes, hidden, output, loss, dtype)
+    if key in _loaded:
+        return _loaded[key]
+    from . import generated_folder
+    name = "online_{}_{}_{}_loss{}_{}_r{}".format("x".join(map(str, sizes)), _ACT_NAMES[hidden],
+                                                _ACT_NAMES[output], loss, dtype, RUNS)
+    folder = generated_folder()
+    path = folder / f"{name}.py"
+    source = module_source(sizes, hidden, output, loss, dtype)
+    try:
+        current = path.read_text()
+    except OSError:
+        current = None
+    if current != source:  # written whole, then renamed, so other processes never see half a file
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(f"gradlab._kernels.generated.{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    _loaded[key] = module.step
+    return module.step
+
+
+@intrinsic
+def _call_step(typingctx, address, W, new, xg, tg, lr, ok):
+    """Call the C function at ``address`` with the data pointers of the six arrays."""
+    def codegen(context, builder, signature, args):
+        pointers = [context.make_array(ty)(context, builder, value).data
+                    for ty, value in zip(signature.args[1:], args[1:])]
+        fnty = ir.FunctionType(ir.VoidType(), [p.type for p in pointers])
+        builder.call(builder.inttoptr(args[0], fnty.as_pointer()), pointers)
+        return context.get_dummy_value()
+    return types.void(address, W, new, xg, tg, lr, ok), codegen
+
+
+@njit(cache=True, error_model="numpy")
+def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, record_every,
+                        total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
+    """`_train_runs_block` (runs.py) for one block of online runs, with the generated step at
+    address ``step`` in place of `_forward_runs` .. `_sgd_update_runs`: the same records,
+    divergence handling and row orders."""
+    P, RB = W.shape
+    n = X.shape[0]
+    d = sizes[0]
+    K = sizes[-1]
+    new = np.empty_like(W)
+    xg = np.empty((d, RB), X.dtype)
+    tg = np.empty((K, RB), T.dtype)
+    lr = hyper[0].copy()
+    ok = np.empty(RB, np.bool_)
+    live = np.empty(RB, np.bool_)
+    perm = np.empty(n, np.int64)
+    order = np.zeros((n, RB), np.int64)  # this epoch's rows, order[j, r] for run r (0 for stopped runs)
+    for r in range(RB):
+        live[r] = state[r, 1] == 0
+        ok[r] = live[r] and state[r, 0] == 0
+    _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
+                 False)
+    in_spare = False  # whether W is currently the spare buffer (new and W swap every step)
+    step_no = 0
+    alive = True
+    for e in range(n_epochs):
+        for r in range(RB):
+            if live[r]:
+                if n > 1:
+                    permutation(rng[r], perm)
+                else:
+                    perm[0] = 0
+                for j in range(n):
+                    order[j, r] = perm[j]
+        for j in range(n):
+            alive = False
+            for r in range(RB):
+                alive |= live[r]
+            if not alive:
+                break
+            for r in range(RB):
+                row = order[j, r]
+                for i in range(d):
+                    xg[i, r] = X[row, i]
+                for k in range(K):
+                    tg[k, r] = T[r, row, k]
+                ok[r] = live[r]
+            _call_step(step, W, new, xg, tg, lr, ok)
+            if (step_no + 1) % record_every == 0 or step_no + 1 == total_steps:
+                _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
+                             state, ok, True)
+            for r in range(RB):  # runs whose step failed keep the parameters it started from
+                if not ok[r]:
+                    for p in range(P):
+                        new[p, r] = W[p, r]
+                    if live[r]:
+                        state[r, 1] = step_no + 1
+                        live[r] = False
+            W, new = new, W
+            in_spare = not in_spare
+            step_no += 1
+        if not alive:
+            break
+    if in_spare:
+        spare = new  # the caller's array, after the last swap
+        for p in range(P):
+            for r in range(RB):
+                spare[p, r] = W[p, r]
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def train_online(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, record_every,
+                 total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
+    """`_train_online_block` over blocks of RUNS runs, one block per prange iteration; arrays
+    are indexed by block first, as for `runs.train_runs` (W (NB, P, RUNS), T (NB, RUNS, n, K),
+    ...). ``step``: the address of the shape's generated step (`step(...).address`)."""
+    for b in prange(W.shape[0]):
+        _train_online_block(step, W[b], sizes, hidden, output, loss, hyper[b], X, T[b], labels, rng[b], n_epochs,
+                            record_every, total_steps, Xt, Tt, labels_t, stats[b], layer_norms[b], state[b])
+
+
+def folder_name(digest):
+    return f"generated-{digest[:16]}"
+
+
+def writable_folder(base, digest):
+    """base/generated-<digest> if it can be written, else a fresh temporary folder (no cache
+    across processes then)."""
+    if base is not None:
+        folder = Path(base) / folder_name(digest)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".probe-{os.getpid()}"
+            probe.write_text("")
+            probe.unlink()
+            return folder
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix="gradlab-kernels-"))

@@ -1,0 +1,111 @@
+"""The generated online step (`_kernels.fused`): which runs take it, where its source goes,
+and that its results equal the run-batched kernel's and `gl.train`'s bit for bit."""
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import gradlab as gl
+from gradlab import _kernels, training
+from gradlab._kernels import fused
+
+OUTPUTS = [("softmax", "ce"), ("softmax", "mse"), ("sigmoid", "ce"), ("sigmoid", "mse"), ("identity", "mse")]
+
+
+def _plans(sizes, hidden, output, loss, dtype="float64", runs=3, n=11, lr=0.1, smoothing=(0.0, 0.2), seed=0,
+           epochs=2, record_every=5, **train_args):
+    """Plans of ``runs`` runs on random data: one row per step unless ``batch_size`` says otherwise."""
+    rng = np.random.default_rng(seed)
+    K = sizes[-1]
+    X = rng.normal(size=(n, sizes[0]))
+    y = rng.integers(0, 2 if K == 1 else K, size=n)
+    Xt, yt = X[:4] + 0.5, y[:4]
+    plans = []
+    for r in range(runs):
+        net = gl.MLP(sizes, hidden, output, seed=seed + r, dtype=dtype)
+        plans.append(training.plan_run(net, X, y, loss=loss, lr=lr, smoothing=smoothing[r % len(smoothing)],
+                                       epochs=epochs, seed=seed + 10 * r, record_every=record_every,
+                                       X_test=Xt, y_test=yt, **{"batch_size": 1, **train_args}))
+    return plans
+
+
+def _same(a, b):
+    for key in ("params", "stats", "layer_norms", "n_written", "diverged_at"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def _block(plans, fused_step):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return training.train_block(plans, fused=fused_step)
+
+
+@settings(max_examples=8)  # each new shape compiles its step (about 1 s)
+@given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=3), K=st.integers(1, 3),
+       hidden=st.sampled_from(["tanh", "relu", "sigmoid", "identity"]), out=st.sampled_from(OUTPUTS),
+       lr=st.sampled_from([0.05, 0.5, 60.0]), seed=st.integers(0, 2 ** 16), runs=st.integers(1, 70))
+def test_generated_step_equals_run_batched_kernel(sizes, K, hidden, out, lr, seed, runs):
+    """Any depth, width, activation and loss; lr=60 makes some runs diverge, and more than 64
+    runs fill two blocks: every array `train_block` returns is the same, bit for bit."""
+    output, loss = out
+    K = 1 if output == "sigmoid" and K == 1 else max(K, 2) if output == "softmax" else K
+    plans = _plans(sizes[:1] + sizes[1:] + [K], hidden, output, loss, runs=runs, lr=lr, seed=seed)
+    assert fused.applies(plans[0].net.sizes, 1, np.stack([p.hyper for p in plans]), [0.0], [0.0])
+    _same(_block(plans, True), _block(plans, False))
+
+
+def test_generated_step_stops_diverged_runs_alone():
+    plans = _plans([3, 4, 3], "identity", "softmax", "ce", runs=6, lr=40.0, smoothing=(0.0, 0.1), epochs=10, n=40)
+    plans += _plans([3, 4, 3], "identity", "softmax", "ce", runs=2, lr=0.01, epochs=10, n=40)
+    got = _block(plans, True)
+    assert (got["diverged_at"][:6] > 0).all() and (got["diverged_at"][6:] == 0).all()
+    assert len(set(got["diverged_at"][:6])) > 1  # each run stops at its own step
+    assert (got["n_written"][6:] == plans[0].n_records).all()
+    _same(got, _block(plans, False))
+
+
+def test_float32_generated_step_equals_train():
+    """float32 nets: the generated step rounds to float32 where the kernels store float32;
+    the lr=40 runs diverge, at the step gl.train stops at."""
+    X, y = gl.datasets.iris()
+    grid = (gl.Grid(smoothing=[0.0, 0.2], seed=[0, 1], sizes=[[4, 5, 3]], epochs=[2], dtype=["float32"], lr=[0.05])
+            + gl.Grid(seed=[0, 1], sizes=[[4, 5, 3]], epochs=[2], dtype=["float32"], lr=[40.0], hidden=["identity"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = gl.sweep(grid, (X, y), record_every=17)
+        final = res.final
+        assert final["diverged_at"].notna().any()
+        for k, s in enumerate(grid):
+            net = gl.MLP(s["sizes"], s["hidden"], seed=s["seed"], dtype="float32")
+            alone = gl.train(net, res.data[0], res.data[1], smoothing=s["smoothing"], epochs=2, lr=s["lr"],
+                             seed=s["seed"], record_every=17, X_test=res.data[2], y_test=res.data[3])
+            run = res.run(k)
+            np.testing.assert_array_equal(run.net.params, alone.net.params)
+            for field in ("step", "train_loss", "test_loss", "train_acc", "weight_norm", "logit_gap"):
+                np.testing.assert_array_equal(getattr(run, field), getattr(alone, field), err_msg=field)
+            assert run.diverged_at == alone.diverged_at
+
+
+@pytest.mark.parametrize("change", [dict(batch_size=2), dict(l2=1e-3), dict(l1=1e-3), dict(weight_decay=1e-3),
+                                    dict(momentum=0.5), dict(confidence_penalty=0.1)])
+def test_other_settings_take_the_run_batched_kernel(change):
+    plans = _plans([3, 4, 3], "tanh", "softmax", "ce", runs=2, **change)
+    first = plans[0]
+    hyper = np.stack([p.hyper for p in plans])
+    assert not fused.applies(first.net.sizes, first.batch, hyper, [p.beta for p in plans], [0.0, 0.0])
+    plain = _plans([3, 4, 3], "tanh", "softmax", "ce", runs=2)
+    assert fused.applies(plain[0].net.sizes, 1, np.stack([p.hyper for p in plain]), [0.0, 0.0], [0.0, 0.0])
+    assert not fused.applies([3, 4, 3], 1, np.stack([p.hyper for p in plain]), [0.0, 0.0], [0.0, 0.3])
+    assert not fused.applies([30, 20, 3], 1, np.stack([p.hyper for p in plain]), [0.0, 0.0], [0.0, 0.0])
+
+
+def test_generated_source_lives_in_the_digest_folder():
+    step = fused.step([2, 3, 2], _kernels.TANH, _kernels.SOFTMAX, _kernels.CE, "float64")
+    folder = _kernels.generated_folder()
+    assert folder.name == fused.folder_name(_kernels._digest())
+    files = list(folder.glob("online_2x3x2_tanh_softmax_loss0_float64_r*.py"))
+    assert len(files) == 1
+    assert "def step(" in files[0].read_text()
+    assert fused.step((2, 3, 2), _kernels.TANH, _kernels.SOFTMAX, _kernels.CE, np.float64) is step
+    assert step.address != 0
