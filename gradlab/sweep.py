@@ -69,14 +69,14 @@ def run_key(settings):
     return json.dumps(settings, sort_keys=True)
 
 
-def _plan(settings, data, record_every, hidden_targets=None):
+def _plan(settings, data, record_every, hidden_targets=None, data_cache=None):
     Xtr, ytr, Xte, yte = data
     net_args = {k: settings[k] for k in ("sizes", "hidden", "output", "dtype")}
     try:
         net = MLP(seed=settings["seed"], **net_args)
         train_args = {k: v for k, v in settings.items() if k not in net_args}
         return plan_run(net, Xtr, ytr, **train_args, record_every=record_every, X_test=Xte, y_test=yte,
-                        hidden_targets=hidden_targets)
+                        hidden_targets=hidden_targets, data_cache=data_cache)
     except (TypeError, ValueError) as err:
         raise type(err)(f"run {run_key(settings)}: {err}") from None
 
@@ -214,7 +214,8 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
         grid = Grid.from_json(manifest["grid"])
     runs = list(dict.fromkeys(run_key(s) for s in grid))  # unique runs, in grid order
     settings = [json.loads(k) for k in runs]
-    plans = [_plan(s, data, record_every, hidden_targets) for s in settings]
+    data_cache = {}  # the data are checked once per dtype, output and loss, not once per run
+    plans = [_plan(s, data, record_every, hidden_targets, data_cache) for s in settings]
     done = store.load() if store is not None else {}
     results = {k: done[runs[k]] for k in range(len(runs)) if runs[k] in done}
     todo = [k for k in range(len(runs)) if k not in results]

@@ -83,10 +83,17 @@ def _traced_indices(net, trace):
     return np.asarray(out, np.int64)
 
 
-def _data(net, X, y, loss, name_X, name_y):
+def _data(net, X, y, loss, name_X, name_y, cache=None):
+    """(X, targets T, labels) validated for ``net`` and ``loss``. With a ``cache`` dict, arrays
+    met before (the same objects) for the same dtype, sizes, output and loss are not checked again."""
+    key = (id(X), id(y), np.dtype(net.dtype).str, net.sizes[0], net.sizes[-1], net.output, loss, name_X)
+    if cache is not None and key in cache:
+        return cache[key]
     X = _checks.net_inputs(net, X, name_X)
     T = _checks.targets(name_y, y, X.shape[0], net.sizes[-1], loss, net.output, net.dtype)
     labels = (T[:, 0] > 0.5).astype(np.int64) if T.shape[1] == 1 else T.argmax(axis=1)
+    if cache is not None:
+        cache[key] = X, T, labels
     return X, T, labels
 
 
@@ -129,8 +136,9 @@ class RunPlan:
 def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0.0, l1=0.0,
              weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
              batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None, trace=None,
-             hidden_targets=None, hidden_weight=0.0):
-    """Validate the arguments of `train` (same names) and return a `RunPlan`."""
+             hidden_targets=None, hidden_weight=0.0, data_cache=None):
+    """Validate the arguments of `train` (same names) and return a `RunPlan`. ``data_cache``:
+    a dict shared by the plans of one sweep, so its data are checked once (`_data`)."""
     _checks.net(net)
     code = _checks.loss_code(loss, net.output)
     a = _checks.fraction("smoothing", smoothing)
@@ -144,14 +152,14 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
     beta = _penalty("confidence_penalty", confidence_penalty)
     if beta and net.output == "identity":
         raise ValueError("confidence_penalty needs a softmax or sigmoid output")
-    X, T, labels = _data(net, X, y, loss, "X", "y")
+    X, T, labels = _data(net, X, y, loss, "X", "y", data_cache)
     n = X.shape[0]
     if a > 0:
         T = smooth_labels(T, a, smoothing_variant).astype(net.dtype)
     if (X_test is None) != (y_test is None):
         raise ValueError("X_test and y_test must be given together")
     if X_test is not None:
-        Xt, Tt, labels_t = _data(net, X_test, y_test, loss, "X_test", "y_test")
+        Xt, Tt, labels_t = _data(net, X_test, y_test, loss, "X_test", "y_test", data_cache)
     else:
         Xt, Tt = np.empty((0, X.shape[1]), net.dtype), np.empty((0, net.sizes[-1]), net.dtype)
         labels_t = np.empty(0, np.int64)
