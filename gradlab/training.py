@@ -314,8 +314,10 @@ def _runs_per_block(runs):
 def train_block(plans, runs_per_block=None, fused=None):
     """Train runs that share a shape (sizes, activations, loss, dtype, batch size, epochs)
     together: `_kernels.train_runs` advances blocks of ``runs_per_block`` runs (run index
-    innermost, so each step vectorises across runs), one block per thread. Each run's
-    results equal `train`'s for the same settings, bit for bit.
+    innermost, so each step vectorises across runs), one block per thread. Plain online SGD
+    (`_kernels.fused.applies`) takes `_kernels.fused.train_online` instead, with a step
+    generated for the net's shape, unless ``fused=False``. Each run's results equal
+    `train`'s for the same settings, bit for bit, on either path.
 
     Returns stacked arrays: ``params`` (R, P) final parameters, ``stats`` (R, records,
     N_STATS), ``layer_norms`` (R, records, layers), ``n_written`` (R,) records kept and
@@ -327,7 +329,11 @@ def train_block(plans, runs_per_block=None, fused=None):
     if fused is None:
         fused = _kernels.fused.applies(first.net.sizes, first.batch, hypers, [p.beta for p in plans],
                                        [p.hidden_target[1] for p in plans])
-    RB = _kernels.fused.RUNS if fused else runs_per_block or _runs_per_block(R)
+    if fused:
+        import numba
+        RB = _kernels.fused.block_width(R, numba.get_num_threads())
+    else:
+        RB = runs_per_block or _runs_per_block(R)
     NB = -(-R // RB)
     pad = NB * RB - R
 
@@ -355,7 +361,7 @@ def train_block(plans, runs_per_block=None, fused=None):
     test = (first.Xt, first.Tt, first.labels_t)
     rng = blocked([_kernels.pcg64_state(p.seed) for p in plans], inner_runs=False)  # the kernel draws the orders
     if fused:
-        step = _kernels.fused.step(*first.model, first.net.dtype)
+        step = _kernels.fused.step(*first.model, first.net.dtype, RB)
         _kernels.fused.train_online(step.address, W, *first.model, hyper, first.X, T, first.labels, rng, first.epochs,
                                     first.record_every, first.total_steps, *test, stats, layer_norms, state)
     else:

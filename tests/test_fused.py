@@ -101,11 +101,21 @@ def test_other_settings_take_the_run_batched_kernel(change):
 
 
 def test_generated_source_lives_in_the_digest_folder():
-    step = fused.step([2, 3, 2], _kernels.TANH, _kernels.SOFTMAX, _kernels.CE, "float64")
+    step = fused.step([2, 3, 2], _kernels.TANH, _kernels.SOFTMAX, _kernels.CE, "float64", 16)
     folder = _kernels.generated_folder()
     assert folder.name == fused.folder_name(_kernels._digest())
-    files = list(folder.glob("online_2x3x2_tanh_softmax_loss0_float64_r*.py"))
+    files = list(folder.glob("online_2x3x2_tanh_softmax_loss0_float64_r16.py"))
     assert len(files) == 1
     assert "def step(" in files[0].read_text()
-    assert fused.step((2, 3, 2), _kernels.TANH, _kernels.SOFTMAX, _kernels.CE, np.float64) is step
+    assert fused.step((2, 3, 2), _kernels.TANH, _kernels.SOFTMAX, _kernels.CE, np.float64, 16) is step
     assert step.address != 0
+    with pytest.raises(ValueError, match="runs per block"):
+        fused.step([2, 3, 2], _kernels.TANH, _kernels.SOFTMAX, _kernels.CE, "float64", 8)
+
+
+def test_block_width_gives_every_thread_a_block():
+    assert fused.block_width(256, 2) == 64
+    assert fused.block_width(100, 2) == 32
+    assert fused.block_width(40, 2) == 16
+    assert fused.block_width(1, 2) == 16
+    assert fused.block_width(4096, 1) == 64

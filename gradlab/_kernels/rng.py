@@ -23,6 +23,9 @@ interval : random_interval(max): mask = smallest 2^k - 1 >= max; draw (next32 if
 shuffle  : for i = n-1 .. 1: j = interval(i); swap(x[i], x[j]).
 """
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from .blocks import _jit, _jit_inline
 
@@ -66,14 +69,14 @@ def pcg64_dict(s):
             "has_uint32": s[4], "uinteger": s[5]}
 
 
-@_jit_inline
-def _mulhi(x, y):
-    """High 64 bits of the 128-bit product x * y, from 32-bit halves."""
-    x0, x1 = x & _LO32, x >> _32
-    y0, y1 = y & _LO32, y >> _32
-    t = x1 * y0 + ((x0 * y0) >> _32)
-    w1 = (t & _LO32) + x0 * y1
-    return x1 * y1 + (t >> _32) + (w1 >> _32)
+@intrinsic
+def _mulhi(typingctx, x, y):
+    """High 64 bits of the 128-bit product x * y of two uint64 (one widening multiply)."""
+    def codegen(context, builder, signature, args):
+        i128 = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], i128), builder.zext(args[1], i128))
+        return builder.trunc(builder.lshr(product, ir.Constant(i128, 64)), ir.IntType(64))
+    return types.uint64(types.uint64, types.uint64), codegen
 
 
 @_jit_inline
