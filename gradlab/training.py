@@ -328,7 +328,7 @@ def train_block(plans, runs_per_block=None, fused=None):
     hypers = np.stack([p.hyper for p in plans])
     if fused is None:
         fused = _kernels.fused.applies(first.net.sizes, first.batch, hypers, [p.beta for p in plans],
-                                       [p.hidden_target[1] for p in plans])
+                                       [p.hidden_target[1] for p in plans], np.stack([p.net.params for p in plans]))
     if fused:
         import numba
         RB = _kernels.fused.block_width(R, numba.get_num_threads())

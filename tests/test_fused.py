@@ -30,6 +30,10 @@ def _plans(sizes, hidden, output, loss, dtype="float64", runs=3, n=11, lr=0.1, s
     return plans
 
 
+def _params(plans):
+    return np.stack([p.net.params for p in plans])
+
+
 def _same(a, b):
     for key in ("params", "stats", "layer_norms", "n_written", "diverged_at"):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
@@ -51,7 +55,7 @@ def test_generated_step_equals_run_batched_kernel(sizes, K, hidden, out, lr, see
     output, loss = out
     K = 1 if output == "sigmoid" and K == 1 else max(K, 2) if output == "softmax" else K
     plans = _plans(sizes[:1] + sizes[1:] + [K], hidden, output, loss, runs=runs, lr=lr, seed=seed)
-    assert fused.applies(plans[0].net.sizes, 1, np.stack([p.hyper for p in plans]), [0.0], [0.0])
+    assert fused.applies(plans[0].net.sizes, 1, np.stack([p.hyper for p in plans]), [0.0], [0.0], _params(plans))
     _same(_block(plans, True), _block(plans, False))
 
 
@@ -93,11 +97,25 @@ def test_other_settings_take_the_run_batched_kernel(change):
     plans = _plans([3, 4, 3], "tanh", "softmax", "ce", runs=2, **change)
     first = plans[0]
     hyper = np.stack([p.hyper for p in plans])
-    assert not fused.applies(first.net.sizes, first.batch, hyper, [p.beta for p in plans], [0.0, 0.0])
+    assert not fused.applies(first.net.sizes, first.batch, hyper, [p.beta for p in plans], [0.0, 0.0], _params(plans))
     plain = _plans([3, 4, 3], "tanh", "softmax", "ce", runs=2)
-    assert fused.applies(plain[0].net.sizes, 1, np.stack([p.hyper for p in plain]), [0.0, 0.0], [0.0, 0.0])
-    assert not fused.applies([3, 4, 3], 1, np.stack([p.hyper for p in plain]), [0.0, 0.0], [0.0, 0.3])
-    assert not fused.applies([30, 20, 3], 1, np.stack([p.hyper for p in plain]), [0.0, 0.0], [0.0, 0.0])
+    hyper = np.stack([p.hyper for p in plain])
+    assert fused.applies(plain[0].net.sizes, 1, hyper, [0.0, 0.0], [0.0, 0.0], _params(plain))
+    assert not fused.applies([3, 4, 3], 1, hyper, [0.0, 0.0], [0.0, 0.3], _params(plain))
+    assert not fused.applies([30, 20, 3], 1, hyper, [0.0, 0.0], [0.0, 0.0], np.zeros((2, 683)))
+
+
+def test_a_negative_zero_parameter_takes_the_run_batched_kernel():
+    """The generated step adds a gradient of -0.0 as it is, where the kernels add +0.0: the
+    same new parameter unless the old one is -0.0, so nets holding -0.0 take `train_runs`."""
+    plans = _plans([3, 4, 3], "relu", "softmax", "ce", runs=2)
+    params = plans[1].net.params.copy()
+    params[5] = -0.0
+    plans[1].net = gl.MLP.from_params([3, 4, 3], params, "relu")
+    hyper = np.stack([p.hyper for p in plans])
+    assert not fused.applies([3, 4, 3], 1, hyper, [0.0, 0.0], [0.0, 0.0], _params(plans))
+    assert np.signbit(_block(plans, None)["params"][1, 5])  # kept -0.0: only relu's zero gradients reached it
+    _same(_block(plans, None), _block(plans, False))
 
 
 def test_generated_source_lives_in_the_digest_folder():

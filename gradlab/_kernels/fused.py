@@ -39,13 +39,14 @@ MAX_PARAMS = 400  # larger nets take `train_runs`: straight-line code grows with
 _ACT_NAMES = {IDENTITY: "identity", TANH: "tanh", RELU: "relu", SIGMOID: "sigmoid", SOFTMAX: "softmax"}
 
 
-def applies(sizes, batch, hyper, beta, hidden_weight):
+def applies(sizes, batch, hyper, beta, hidden_weight, params):
     """Whether a block of runs can take the generated kernel: online SGD (one row per step)
-    with no momentum, penalties, weight decay, confidence penalty or hidden targets, and at
-    most MAX_PARAMS parameters. hyper (runs, 5), beta and hidden_weight (runs,)."""
+    with no momentum, penalties, weight decay, confidence penalty or hidden targets, at most
+    MAX_PARAMS parameters, and no initial parameter equal to -0.0 (see `step_source`).
+    hyper (runs, 5), beta and hidden_weight (runs,), params (runs, P)."""
     n_params = sum(int(a) * int(b) + int(b) for a, b in zip(sizes[:-1], sizes[1:]))
     return (batch == 1 and n_params <= MAX_PARAMS and not hyper[:, 1:].any() and not any(beta)
-            and not any(hidden_weight))
+            and not any(hidden_weight) and not (np.signbit(params) & (params == 0)).any())
 
 
 def _activation(code, v):
@@ -105,10 +106,17 @@ def step_source(sizes, hidden, output, loss, R):
                  for k in range(K)]
     else:
         body += [f"d{L}_{k} = {out}_{k} - tg[{k * R} + r]" for k in range(K)]
-    body.append("good = " + " & ".join(f"np.isfinite(d{L}_{k})" for k in range(K)))
     body.append("rate = lr[r]")
-    # backward, as `_backward_runs` with one row: float64 sums for the hidden deltas, gradients
-    # started at +0.0, then `_sgd_update_runs` without penalties (scale 1.0)
+    # backward, as `_backward_runs` with one row: float64 sums for the hidden deltas; then
+    # `_sgd_update_runs` without penalties (scale 1.0). Its gradients start at +0.0, so a
+    # gradient of -0.0 enters it as +0.0; here it is used as it is, which gives the same new
+    # parameter unless the old one is -0.0 (`applies` refuses such nets, and an update never
+    # makes one: w - x is -0.0 only for w = -0.0).
+    # v - v is 0.0 for finite v and NaN otherwise, so four running sums c0..c3 of it stay 0.0
+    # iff every output delta and new parameter is finite (four sums, so the adds overlap)
+    body += [f"c{k} = d{L}_{k} - d{L}_{k}" if k < K else f"c{k} = 0.0" for k in range(4)]
+    body += [f"c{k % 4} += d{L}_{k} - d{L}_{k}" for k in range(4, K)]
+    n_sums = 0
     for l in range(L - 1, -1, -1):
         fi, fo = sizes[l], sizes[l + 1]
         w0, b0 = offsets[l]
@@ -118,18 +126,14 @@ def step_source(sizes, hidden, output, loss, R):
                 for o in range(fo):
                     acc = f"({acc} + W[{(w0 + i * fo + o) * R} + r] * d{l + 1}_{o})"
                 body.append(f"d{l}_{i} = F({acc} * _activation_slope({hidden}, a{l}_{i}))")
-        for o in range(fo):
-            q = (b0 + o) * R
-            body.append(f"v = F(W[{q} + r] - rate * (1.0 * (F(0.0) + d{l + 1}_{o})))")
-            body.append(f"new[{q} + r] = v")
-            body.append("good &= np.isfinite(v)")
-        for i in range(fi):
-            for o in range(fo):
-                q = (w0 + i * fo + o) * R
-                body.append(f"v = F(W[{q} + r] - rate * (1.0 * (F(0.0) + a{l}_{i} * d{l + 1}_{o})))")
-                body.append(f"new[{q} + r] = v")
-                body.append("good &= np.isfinite(v)")
-    body.append("ok[r] &= good")
+        grads = [(b0 + o, f"d{l + 1}_{o}") for o in range(fo)]
+        grads += [(w0 + i * fo + o, f"a{l}_{i} * d{l + 1}_{o}") for i in range(fi) for o in range(fo)]
+        for q, g in grads:
+            body.append(f"v = F(W[{q * R} + r] - rate * ({g}))")
+            body.append(f"new[{q * R} + r] = v")
+            body.append(f"c{n_sums % 4} += v - v")
+            n_sums += 1
+    body.append("ok[r] &= ((c0 + c1) + (c2 + c3)) == 0.0")
     P = offsets[-1][1] + K
     lines = ["@cfunc(types.void(types.CPointer(F_T), types.CPointer(F_T), types.CPointer(F_T), types.CPointer(F_T),",
              "                  types.CPointer(types.float64), types.CPointer(types.boolean)),",
