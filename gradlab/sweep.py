@@ -70,15 +70,28 @@ def run_key(settings):
 
 
 def _plan(settings, data, record_every, hidden_targets=None, data_cache=None):
+    """The run's `RunPlan`. ``data_cache``: a dict shared by the runs of one sweep, holding the
+    checked data and the initial parameters of each (seed, net) met so far."""
     Xtr, ytr, Xte, yte = data
     net_args = {k: settings[k] for k in ("sizes", "hidden", "output", "dtype")}
     try:
-        net = MLP(seed=settings["seed"], **net_args)
+        net = _initial_net(settings["seed"], net_args, data_cache)
         train_args = {k: v for k, v in settings.items() if k not in net_args}
         return plan_run(net, Xtr, ytr, **train_args, record_every=record_every, X_test=Xte, y_test=yte,
                         hidden_targets=hidden_targets, data_cache=data_cache)
     except (TypeError, ValueError) as err:
         raise type(err)(f"run {run_key(settings)}: {err}") from None
+
+
+def _initial_net(seed, net_args, cache):
+    """``MLP(seed=seed, **net_args)``; runs of one sweep with the same integer seed and net
+    share the draws, so each (seed, net) is drawn once and copied."""
+    if cache is None or not isinstance(seed, int):
+        return MLP(seed=seed, **net_args)
+    key = ("net", seed, json.dumps(net_args, sort_keys=True))
+    if key not in cache:
+        cache[key] = MLP(seed=seed, **net_args)
+    return cache[key].copy()
 
 
 def _shape_key(plan):

@@ -311,6 +311,14 @@ def _runs_per_block(runs):
     return min(MAX_RUNS_PER_BLOCK, max(8, -(-per_thread // 8) * 8))
 
 
+def _rng_states(seeds):
+    """`pcg64_state` of each seed; an integer seed's state is computed once (runs of a sweep
+    often share their seeds)."""
+    known = {}
+    return [known.setdefault(s, _kernels.pcg64_state(s)) if isinstance(s, int) and s not in known
+            else known[s] if isinstance(s, int) else _kernels.pcg64_state(s) for s in seeds]
+
+
 def train_block(plans, runs_per_block=None, fused=None):
     """Train runs that share a shape (sizes, activations, loss, dtype, batch size, epochs)
     together: `_kernels.train_runs` advances blocks of ``runs_per_block`` runs (run index
@@ -359,7 +367,7 @@ def train_block(plans, runs_per_block=None, fused=None):
     state = np.zeros((NB, RB, 2), np.int64)
     state.reshape(-1, 2)[R:, 1] = -1  # unused slots never train
     test = (first.Xt, first.Tt, first.labels_t)
-    rng = blocked([_kernels.pcg64_state(p.seed) for p in plans], inner_runs=False)  # the kernel draws the orders
+    rng = blocked(_rng_states([p.seed for p in plans]), inner_runs=False)  # the kernel draws the orders
     if fused:
         step = _kernels.fused.step(*first.model, first.net.dtype, RB)
         _kernels.fused.train_online(step.address, W, *first.model, hyper, first.X, T, first.labels, rng, first.epochs,
