@@ -1,5 +1,6 @@
 """Validation in one place: every public function checks its arguments here, in Python,
 before any kernel runs, and raises ValueError/TypeError naming the argument."""
+import math
 import numbers
 import operator
 
@@ -64,7 +65,7 @@ def number(name, value, low=None, high=None, low_open=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
     value = float(value)
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value}")
     if low is not None and (value <= low if low_open else value < low):
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {value}")
