@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,16 +69,28 @@ def run_key(settings):
     return json.dumps(settings, sort_keys=True)
 
 
-def _plan(settings, data, record_every, hidden_targets=None, data_cache=None):
-    """The run's `RunPlan`. ``data_cache``: a dict shared by the runs of one sweep, holding the
-    checked data and the initial parameters of each (seed, net) met so far."""
+def _plan(settings, data, record_every, hidden_targets=None, cache=None):
+    """The run's `RunPlan`. ``cache``: a dict shared by the runs of one sweep. It holds the
+    checked data, the initial net of each (seed, net) and the plan of each run's settings but
+    its seed, so runs that differ only in their seed are checked once and each seed drawn once
+    (`plan_run` looks at the seed only to draw the net)."""
     Xtr, ytr, Xte, yte = data
     net_args = {k: settings[k] for k in ("sizes", "hidden", "output", "dtype")}
+    seed = settings["seed"]
     try:
-        net = _initial_net(settings["seed"], net_args, data_cache)
+        net = _initial_net(seed, net_args, cache)
+        key = None
+        if cache is not None and isinstance(seed, int):
+            key = ("plan", json.dumps({k: v for k, v in settings.items() if k != "seed"}, sort_keys=True))
+            if key in cache:
+                same = cache[key]
+                return replace(same, net=net, seed=seed, settings={**same.settings, "seed": seed})
         train_args = {k: v for k, v in settings.items() if k not in net_args}
-        return plan_run(net, Xtr, ytr, **train_args, record_every=record_every, X_test=Xte, y_test=yte,
-                        hidden_targets=hidden_targets, data_cache=data_cache)
+        plan = plan_run(net, Xtr, ytr, **train_args, record_every=record_every, X_test=Xte, y_test=yte,
+                        hidden_targets=hidden_targets, data_cache=cache)
+        if key is not None:
+            cache[key] = plan
+        return plan
     except (TypeError, ValueError) as err:
         raise type(err)(f"run {run_key(settings)}: {err}") from None
 
@@ -227,8 +239,8 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
         grid = Grid.from_json(manifest["grid"])
     runs = list(dict.fromkeys(run_key(s) for s in grid))  # unique runs, in grid order
     settings = [json.loads(k) for k in runs]
-    data_cache = {}  # the data are checked once per dtype, output and loss, not once per run
-    plans = [_plan(s, data, record_every, hidden_targets, data_cache) for s in settings]
+    cache = {}  # checks and draws shared by runs (`_plan`)
+    plans = [_plan(s, data, record_every, hidden_targets, cache) for s in settings]
     done = store.load() if store is not None else {}
     results = {k: done[runs[k]] for k in range(len(runs)) if runs[k] in done}
     todo = [k for k in range(len(runs)) if k not in results]

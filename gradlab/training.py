@@ -334,9 +334,12 @@ def train_block(plans, runs_per_block=None, fused=None):
     first = plans[0]
     R, L = len(plans), first.net.n_layers
     hypers = np.stack([p.hyper for p in plans])
-    if fused is None:
-        fused = _kernels.fused.applies(first.net.sizes, first.batch, hypers, [p.beta for p in plans],
-                                       [p.hidden_target[1] for p in plans], np.stack([p.net.params for p in plans]))
+    fits = (first.X.dtype == first.T.dtype == first.net.params.dtype  # the step reads them as one dtype
+            and _kernels.fused.applies(first.net.sizes, first.batch, hypers, [p.beta for p in plans],
+                                       [p.hidden_target[1] for p in plans], np.stack([p.net.params for p in plans])))
+    if fused and not fits:
+        raise ValueError("fused=True: these runs do not fit the generated online step (see fused.applies)")
+    fused = fits if fused is None else fused
     if fused:
         import numba
         RB = _kernels.fused.block_width(R, numba.get_num_threads())

@@ -114,6 +114,8 @@ def test_a_negative_zero_parameter_takes_the_run_batched_kernel():
     plans[1].net = gl.MLP.from_params([3, 4, 3], params, "relu")
     hyper = np.stack([p.hyper for p in plans])
     assert not fused.applies([3, 4, 3], 1, hyper, [0.0, 0.0], [0.0, 0.0], _params(plans))
+    with pytest.raises(ValueError, match="fused=True"):
+        training.train_block(plans, fused=True)
     assert np.signbit(_block(plans, None)["params"][1, 5])  # kept -0.0: only relu's zero gradients reached it
     _same(_block(plans, None), _block(plans, False))
 
