@@ -114,7 +114,7 @@ def step_source(sizes, hidden, output, loss, R):
     # makes one: w - x is -0.0 only for w = -0.0).
     # v - v is 0.0 for finite v and NaN otherwise, so four running sums c0..c3 of it stay 0.0
     # iff every output delta and new parameter is finite (four sums, so the adds overlap)
-    body += [f"c{k} = d{L}_{k} - d{L}_{k}" if k < K else f"c{k} = 0.0" for k in range(4)]
+    body += [f"c{k} = d{L}_{k} - d{L}_{k}" if k < K else f"c{k} = F(0.0)" for k in range(4)]
     body += [f"c{k % 4} += d{L}_{k} - d{L}_{k}" for k in range(4, K)]
     n_sums = 0
     for l in range(L - 1, -1, -1):
