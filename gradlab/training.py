@@ -315,8 +315,15 @@ def _rng_states(seeds):
     """`pcg64_state` of each seed; an integer seed's state is computed once (runs of a sweep
     often share their seeds)."""
     known = {}
-    return [known.setdefault(s, _kernels.pcg64_state(s)) if isinstance(s, int) and s not in known
-            else known[s] if isinstance(s, int) else _kernels.pcg64_state(s) for s in seeds]
+    states = []
+    for seed in seeds:
+        if not isinstance(seed, int):
+            states.append(_kernels.pcg64_state(seed))
+            continue
+        if seed not in known:
+            known[seed] = _kernels.pcg64_state(seed)
+        states.append(known[seed])
+    return states
 
 
 def train_block(plans, runs_per_block=None, fused=None):
