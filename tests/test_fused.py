@@ -69,6 +69,7 @@ def test_generated_step_stops_diverged_runs_alone():
     _same(got, _block(plans, False))
 
 
+@pytest.mark.slow  # float32 compiles the online loop a second time (about 20 s), as test_sweep's float32 cases
 def test_float32_generated_step_equals_train():
     """float32 nets: the generated step rounds to float32 where the kernels store float32;
     the lr=40 runs diverge, at the step gl.train stops at."""
