@@ -140,3 +140,18 @@ def test_block_width_gives_every_thread_a_block():
     assert fused.block_width(40, 2) == 16
     assert fused.block_width(1, 2) == 16
     assert fused.block_width(4096, 1) == 64
+
+
+def test_generated_folder_falls_back_to_a_temporary_one(tmp_path):
+    """Where numba's cache folder cannot be written, the generated step goes to a fresh
+    temporary folder (compiled again in each process, but it works)."""
+    folder = fused.writable_folder(tmp_path, "ab" * 32)
+    assert folder == tmp_path / fused.folder_name("ab" * 32) and folder.is_dir()
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    other = fused.writable_folder(not_a_folder, "ab" * 32)
+    assert other.is_dir() and tmp_path not in other.parents
+    other.rmdir()
+    fallback = fused.writable_folder(None, "ab" * 32)
+    assert fallback.is_dir()
+    fallback.rmdir()

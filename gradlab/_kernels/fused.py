@@ -288,7 +288,8 @@ def train_online(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng,
                  total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
     """`_train_online_block` over blocks of runs, one block per prange iteration; arrays are
     indexed by block first, as for `runs.train_runs` (W (NB, P, R), T (NB, R, n, K), ...), with
-    R the width ``step`` was generated for. ``step``: the address of the shape's generated step (`step(...).address`)."""
+    R the width ``step`` was generated for. ``step``: the address of the shape's generated
+    step (`step(...).address`)."""
     for b in prange(W.shape[0]):
         _train_online_block(step, W[b], sizes, hidden, output, loss, hyper[b], X, T[b], labels, rng[b], n_epochs,
                             record_every, total_steps, Xt, Tt, labels_t, stats[b], layer_norms[b], state[b])
