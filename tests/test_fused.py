@@ -103,7 +103,7 @@ def test_other_settings_take_the_run_batched_kernel(change):
     hyper = np.stack([p.hyper for p in plain])
     assert fused.applies(plain[0].net.sizes, 1, hyper, [0.0, 0.0], [0.0, 0.0], _params(plain))
     assert not fused.applies([3, 4, 3], 1, hyper, [0.0, 0.0], [0.0, 0.3], _params(plain))
-    assert not fused.applies([30, 20, 3], 1, hyper, [0.0, 0.0], [0.0, 0.0], np.zeros((2, 683)))
+    assert not fused.applies([12, 12, 4], 1, hyper, [0.0, 0.0], [0.0, 0.0], np.zeros((2, 208)))
 
 
 def test_a_negative_zero_parameter_takes_the_run_batched_kernel():

@@ -34,7 +34,8 @@ from .runs import _record_runs
 
 WIDTHS = (16, 32, 64)  # runs per block: 8 does not vectorise; W4 ran 5-10% faster with 64 than
 #                        with 32 (the per-step work outside the step is shared by more runs)
-MAX_PARAMS = 400  # larger nets take `train_runs`: straight-line code grows with P, and so does compile time
+MAX_PARAMS = 150  # larger nets take `train_runs`: a step's compile grows faster than P (59 parameters
+#                   1 s, 143: 3 s, 208: 6 s, 385: 19 s on 2 cores)
 
 _ACT_NAMES = {IDENTITY: "identity", TANH: "tanh", RELU: "relu", SIGMOID: "sigmoid", SOFTMAX: "softmax"}
 
