@@ -29,8 +29,7 @@ from numba import njit, prange, types
 from numba.extending import intrinsic
 
 from .blocks import CE, IDENTITY, MSE, RELU, SIGMOID, SOFTMAX, TANH
-from .rng import permutation
-from .runs import _record_runs
+from .runs import _any, _copy_to_caller, _draw_orders, _record_runs, _stop_failed_runs
 
 WIDTHS = (16, 32, 64)  # runs per block: 8 does not vectorise; W4 ran 5-10% faster with 64 than
 #                        with 32 (the per-step work outside the step is shared by more runs)
@@ -219,14 +218,14 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
     """`_train_runs_block` (runs.py) for one block of online runs, with the generated step at
     address ``step`` in place of `_forward_runs` .. `_sgd_update_runs`: the same records,
     divergence handling and row orders."""
-    P, RB = W.shape
+    RB = W.shape[1]
     n = X.shape[0]
     d = sizes[0]
     K = sizes[-1]
     new = np.empty_like(W)
     xg = np.empty((d, RB), X.dtype)
     tg = np.empty((K, RB), T.dtype)
-    lr = hyper[0].copy()
+    lr = hyper[0]
     ok = np.empty(RB, np.bool_)
     live = np.empty(RB, np.bool_)
     perm = np.empty(n, np.int64)
@@ -240,18 +239,9 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
     step_no = 0
     alive = True
     for e in range(n_epochs):
-        for r in range(RB):
-            if live[r]:
-                if n > 1:
-                    permutation(rng[r], perm)
-                else:
-                    perm[0] = 0
-                for j in range(n):
-                    order[j, r] = perm[j]
+        _draw_orders(rng, live, perm, order, n > 1)
         for j in range(n):
-            alive = False
-            for r in range(RB):
-                alive |= live[r]
+            alive = _any(live)
             if not alive:
                 break
             for r in range(RB):
@@ -265,23 +255,13 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
             if (step_no + 1) % record_every == 0 or step_no + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
                              state, ok, True)
-            for r in range(RB):  # runs whose step failed keep the parameters it started from
-                if not ok[r]:
-                    for p in range(P):
-                        new[p, r] = W[p, r]
-                    if live[r]:
-                        state[r, 1] = step_no + 1
-                        live[r] = False
+            _stop_failed_runs(W, new, ok, live, state, step_no)
             W, new = new, W
             in_spare = not in_spare
             step_no += 1
         if not alive:
             break
-    if in_spare:
-        spare = new  # the caller's array, after the last swap
-        for p in range(P):
-            for r in range(RB):
-                spare[p, r] = W[p, r]
+    _copy_to_caller(W, new, in_spare)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)

@@ -453,6 +453,52 @@ def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
                 ok[r] = False
 
 
+@_jit_inline
+def _draw_orders(rng, live, perm, order, shuffled):
+    """This epoch's rows for every live run: order[:, r] = a permutation drawn from rng[r]
+    (`epoch_orders` for `train_chunk`), or the rows in turn when not ``shuffled``."""
+    n = order.shape[0]
+    for r in range(order.shape[1]):
+        if live[r]:
+            if shuffled:
+                permutation(rng[r], perm)
+            else:
+                for j in range(n):
+                    perm[j] = j
+            for j in range(n):
+                order[j, r] = perm[j]
+
+
+@_jit_inline
+def _any(flags):
+    alive = False
+    for r in range(flags.shape[0]):
+        alive |= flags[r]
+    return alive
+
+
+@_jit_inline
+def _stop_failed_runs(W, new, ok, live, state, step):
+    """After step ``step``: runs whose step failed (not ok) keep the parameters it started
+    from; a live one among them stops, with state[r, 1] = step + 1."""
+    for r in range(W.shape[1]):
+        if not ok[r]:
+            for p in range(W.shape[0]):
+                new[p, r] = W[p, r]
+            if live[r]:
+                state[r, 1] = step + 1
+                live[r] = False
+
+
+@_jit_inline
+def _copy_to_caller(W, new, in_spare):
+    """After the last swap: if W is the spare buffer, copy it into ``new``, the caller's array."""
+    if in_spare:
+        for p in range(W.shape[0]):
+            for r in range(W.shape[1]):
+                new[p, r] = W[p, r]
+
+
 @_jit
 def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
                       rng, batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
@@ -504,19 +550,9 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
                      False)
     step = step0
     for e in range(n_epochs):
-        for r in range(RB):
-            if live[r]:
-                if batch < n:
-                    permutation(rng[r], perm)
-                else:
-                    for j in range(n):
-                        perm[j] = j
-                for j in range(n):
-                    order[j, r] = perm[j]
+        _draw_orders(rng, live, perm, order, batch < n)
         for b in range(steps_per_epoch):
-            alive = False
-            for r in range(RB):
-                alive |= live[r]
+            alive = _any(live)
             if not alive:
                 break
             B = min(batch, n - b * batch)
@@ -543,23 +579,13 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
                              state, ok, True)
-            for r in range(RB):  # runs whose step failed keep the parameters it started from
-                if not ok[r]:
-                    for p in range(P):
-                        new[p, r] = W[p, r]
-                    if live[r]:
-                        state[r, 1] = step + 1
-                        live[r] = False
+            _stop_failed_runs(W, new, ok, live, state, step)
             W, new = new, W
             in_spare = not in_spare
             step += 1
         if not alive:
             break
-    if in_spare:
-        spare = new  # the caller's array, after the last swap
-        for p in range(P):
-            for r in range(RB):
-                spare[p, r] = W[p, r]
+    _copy_to_caller(W, new, in_spare)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
