@@ -108,7 +108,7 @@ class RunPlan:
     Xt: np.ndarray
     Tt: np.ndarray
     labels_t: np.ndarray
-    hyper: np.ndarray  # (lr, l2, l1, weight_decay, momentum), float64
+    hyper: np.ndarray  # (lr, l2, l1, weight_decay, momentum), float64 (the kernels round them to the net's dtype)
     beta: float
     penalized: np.ndarray
     batch: int
@@ -152,6 +152,8 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
     beta = _penalty("confidence_penalty", confidence_penalty)
     if beta and net.output == "identity":
         raise ValueError("confidence_penalty needs a softmax or sigmoid output")
+    _check_in_dtype(net.dtype, lr=hyper[0], l2=hyper[1], l1=hyper[2], weight_decay=hyper[3],
+                    momentum=hyper[4], confidence_penalty=beta)
     X, T, labels = _data(net, X, y, loss, "X", "y", data_cache)
     n = X.shape[0]
     if a > 0:
@@ -181,9 +183,21 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
                    record_every, seed, traced, settings, hidden_target)
 
 
+def _check_in_dtype(dtype, **values):
+    """The kernels compute in the net's dtype: refuse a value that rounds to 0 or inf there
+    (momentum: to 1)."""
+    for name, v in values.items():
+        with np.errstate(over="ignore"):
+            c = float(np.asarray(v, dtype))
+        if (c == 0.0) != (v == 0.0) or not np.isfinite(c) or (name == "momentum" and c >= 1.0):
+            raise ValueError(f"{name} = {v!r} rounds to {c!r} in the net's dtype {np.dtype(dtype).name}, "
+                             "in which training computes; use a float64 net or a value within its range")
+
+
 def _hidden_target(net, targets, weight):
     """(targets as the net's dtype, weight) for the kernels; a (1, 1) placeholder when unused."""
     weight = _penalty("hidden_weight", weight)
+    _check_in_dtype(net.dtype, hidden_weight=weight)
     if targets is None:
         if weight:
             raise ValueError("hidden_weight > 0 needs hidden_targets, a (classes, units) matrix of "

@@ -11,8 +11,8 @@ from gradlab import _kernels
 
 import naive
 import strategies as S
-from tolerances import (ACTIVATION_MAX_ULP, F32_ATOL, F32_RTOL, FD_FLOOR, FD_RTOL, FD_STEP,
-                        KERNEL_RTOL, REDUCTION_RTOL)
+from tolerances import (ACTIVATION32_MAX_ULP, ACTIVATION_MAX_ULP, F32_ATOL, F32_RTOL, FD_FLOOR, FD_RTOL,
+                        FD_STEP, KERNEL_RTOL, REDUCTION_RTOL)
 
 COMBOS = [(h, o, l) for h in S.HIDDEN for o in S.OUTPUTS for l in S.losses_for(o)]
 COMBO_IDS = [f"{h}-{o}-{l}" for h, o, l in COMBOS]
@@ -297,6 +297,51 @@ def test_exp_special_values_and_documented_clamp():
     got = _apply(_apply_exp, np.array([710.0, 1e10, np.inf, -710.0, -1e10, -np.inf]))
     np.testing.assert_array_equal(got, [hi, hi, hi, lo, lo, lo])
     assert np.isfinite(hi) and lo >= np.finfo(np.float64).tiny
+
+
+def _every_float32(lo, hi, step=1):
+    """Every ``step``-th float32 in [lo, hi) (positive bounds), and their negatives."""
+    bits = np.arange(np.float32(lo).view(np.int32), np.float32(hi).view(np.int32), step, dtype=np.int32)
+    x = bits.view(np.float32)
+    return np.concatenate([x, -x])
+
+
+FLOAT32_GRID = np.concatenate([_every_float32(0.25, 4.0, 5), _every_float32(4.0, 11.0, 3),
+                               _every_float32(1e-6, 0.25, 11), _every_float32(11.0, 88.0, 7)])
+
+
+def float32_ulp_errors(got, exact):
+    """|got - exact| in units of the float32 spacing at ``exact`` (a float64 reference)."""
+    err = np.abs(got.astype(np.float64) - exact)
+    return np.where(err == 0, 0.0, err / np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64))
+
+
+@pytest.mark.parametrize("name", ["tanh", "exp"])
+def test_float32_tanh_and_exp_within_2_ulp(name):
+    """float32 nets compute exp and tanh in float32 (`_exp32`, `_tanh32`): within 2 float32 ulp
+    of the exact value (float64's error, ~1e-16 relative, is 1e-9 of a float32 ulp)."""
+    x = FLOAT32_GRID if name == "tanh" else FLOAT32_GRID[(FLOAT32_GRID >= -87) & (FLOAT32_GRID <= 88)]
+    got = _apply(_apply_tanh if name == "tanh" else _apply_exp, x)
+    assert got.dtype == np.float32
+    exact = (np.tanh if name == "tanh" else np.exp)(x.astype(np.float64))
+    err = float32_ulp_errors(got, exact)
+    worst = int(np.argmax(err))
+    assert err.max() <= ACTIVATION32_MAX_ULP, f"_{name}({x[worst]!r}) = {got[worst]!r}, exact {exact[worst]!r}: {err.max()} ulp"
+
+
+def test_float32_tanh_and_exp_special_values():
+    x = np.array([0.0, -0.0, 1e-30, -1e-45, 10.0, -10.0, 1e30, np.inf, -np.inf, np.nan], np.float32)
+    got = _apply(_apply_tanh, x)
+    np.testing.assert_array_equal(got[:4], x[:4])
+    assert np.signbit(got[1]) and not np.signbit(got[0])
+    np.testing.assert_array_equal(got[4:9], np.float32([1, -1, 1, 1, -1]))
+    assert np.isnan(got[9])
+    # clamped to [-87, 88], as _exp64 to [-708, 709]: results stay normal and finite
+    hi, lo = _apply(_apply_exp, np.float32([88.0, -87.0]))
+    got = _apply(_apply_exp, np.float32([89.0, 1e30, np.inf, -88.0, -1e30, -np.inf, 0.0, -0.0, np.nan]))
+    np.testing.assert_array_equal(got[:8], np.float32([hi, hi, hi, lo, lo, lo, 1, 1]))
+    assert np.isnan(got[8])
+    assert np.isfinite(hi) and lo >= np.finfo(np.float32).tiny
 
 
 # ---------------------------------------------------------------- MLP

@@ -438,6 +438,55 @@ def test_same_seed_bit_identical(dtype):
     assert not np.array_equal(h1.train_loss, h3.train_loss)
 
 
+def test_float32_net_trains_in_float32_arithmetic():
+    """A float32 net trains in float32 throughout: the learning rate rounded to float32, exp and
+    tanh in float32 (`_exp32`, `_tanh32`), float32 sums. Five online steps on one row equal a
+    float32 scalar re-computation, in the kernels' order of operations, bit for bit (mixing in
+    float64 anywhere, e.g. lr = 0.1 unrounded, changes the last bits)."""
+    from gradlab._kernels.blocks import _exp32, _tanh32
+    f = np.float32
+    net = gl.MLP([3, 4, 3], hidden="tanh", output="softmax", seed=1, dtype=np.float32)
+    x = f([0.3, -1.2, 0.7])
+    lr = f(0.1)
+    hist = gl.train(net, x[None, :], np.array([2]), lr=0.1, batch_size=1, epochs=5, record_every=5)
+    W1, b1, W2, b2 = (a.copy() for a in (net.weights[0], net.biases[0], net.weights[1], net.biases[1]))
+    t = f([0, 0, 1])
+    for _ in range(5):
+        h = []
+        for o in range(4):
+            z = b1[o]
+            for i in range(3):
+                z = z + W1[i, o] * x[i]
+            h.append(f(_tanh32(z)))
+        zs = []
+        for k in range(3):
+            z = b2[k]
+            for j in range(4):
+                z = z + W2[j, k] * h[j]
+            zs.append(z)
+        m = max(zs)
+        e = [f(_exp32(z - m)) for z in zs]
+        s = (e[0] + e[1]) + e[2]
+        d = [e[k] / s - t[k] for k in range(3)]
+        dh = []
+        for j in range(4):
+            acc = f(0)
+            for k in range(3):
+                acc = acc + W2[j, k] * d[k]
+            dh.append(acc * (f(1) - h[j] * h[j]))
+        for k in range(3):
+            b2[k] = b2[k] - lr * d[k]
+            for j in range(4):
+                W2[j, k] = W2[j, k] - lr * (h[j] * d[k])
+        for j in range(4):
+            b1[j] = b1[j] - lr * dh[j]
+            for i in range(3):
+                W1[i, j] = W1[i, j] - lr * (x[i] * dh[j])
+    got = hist.net.params
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.concatenate([W1.ravel(), b1, W2.ravel(), b2]))
+
+
 # ---------------------------------------------------------------- 6. divergence
 
 
@@ -592,6 +641,13 @@ BAD = [
     ("seed-negative", dict(seed=-1), ValueError, "seed"),
     ("net-not-an-MLP", dict(net="4-3-3"), TypeError, "net"),
     ("penalize_bias-string", dict(penalize_bias="no"), TypeError, "penalize_bias"),
+    # float32 nets train in float32: values it rounds to 0, inf (or momentum to 1) are refused
+    ("lr-below-float32", dict(net=gl.MLP([4, 3, 3], dtype=np.float32), lr=1e-50), ValueError, "lr"),
+    ("l2-above-float32", dict(net=gl.MLP([4, 3, 3], dtype=np.float32), l2=1e39), ValueError, "l2"),
+    ("momentum-rounds-to-one", dict(net=gl.MLP([4, 3, 3], dtype=np.float32), momentum=1 - 1e-9), ValueError,
+     "momentum"),
+    ("hidden_weight-above-float32", dict(net=gl.MLP([4, 3, 3], dtype=np.float32), hidden_weight=1e39,
+                                         hidden_targets=np.zeros((3, 3))), ValueError, "hidden_weight"),
 ]
 
 

@@ -24,10 +24,10 @@ def _cache_dir():
     write, as numba chooses (in-tree __pycache__, NUMBA_CACHE_DIR, or the user-wide cache)."""
     from numba.core.caching import CacheImpl
 
-    from .blocks import _exp  # creating a dispatcher loads no cache; its first call does
+    from .blocks import _exp64  # creating a dispatcher loads no cache; its first call does
     for cls in CacheImpl._locator_classes:
         try:
-            locator = cls.from_function(_exp.py_func, str(_HERE / _SOURCES[0]))
+            locator = cls.from_function(_exp64.py_func, str(_HERE / _SOURCES[0]))
             if locator is None:
                 continue
             locator.ensure_cache_path()

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 # error_model="numpy": a float division by zero gives inf/nan instead of a Python-style
 # check, which would stop LLVM from inlining and vectorising the loops below.
@@ -43,14 +43,22 @@ NARROW = 8  # layers with fewer outputs: per-sample gradients stored by column, 
 
 @intrinsic
 def _float_from_bits(typingctx, bits):
-    """The float64 whose IEEE-754 bit pattern is the int64 ``bits`` (an LLVM bitcast)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
+    """The float whose IEEE-754 bit pattern is ``bits`` (an LLVM bitcast): float64 from int64,
+    float32 from int32."""
+    if bits == types.int32:
+        return types.float32(types.int32), lambda context, builder, signature, args: builder.bitcast(
+            args[0], ir.FloatType())
+    return types.float64(types.int64), lambda context, builder, signature, args: builder.bitcast(
+        args[0], ir.DoubleType())
+
+
+# Training arithmetic runs in the parameters' dtype: float32 nets compute in float32 (as
+# numpy, PyTorch and JAX do), with every constant, accumulator and hyper-parameter rounded to
+# it (``F = type(x)``), and their own exp and tanh below. float64 nets compute in float64.
 
 
 @_jit
-def _exp(x):
+def _exp64(x):
     """exp(x) in plain arithmetic, so loops over rows vectorise (libm's exp does not); <= 2 ulp.
 
     exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2)/2, exp(r) by its degree-12 Taylor
@@ -74,8 +82,27 @@ def _exp(x):
     return (1.0 + (r + r * r * p)) * _float_from_bits((np.int64(k) + 1023) << 52)
 
 
+F32 = np.float32  # float32 constants below are rounded once, when the module loads
+
+
 @_jit
-def _tanh(x):
+def _exp32(x):
+    """exp(x) in float32 arithmetic (Cephes expf): k = round(x / ln 2), r = x - k ln 2 in two
+    parts, exp(r) = 1 + r + r^2 P(r) with P of degree 5. x is clamped to [-87, 88] (normal results only)."""
+    x = min(max(x, F32(-87.0)), F32(88.0))
+    k = np.floor(x * F32(1.44269504088896341) + F32(0.5))  # a float32 (math.floor gives an int)
+    r = (x - k * F32(0.693359375)) - k * F32(-2.12194440e-4)
+    p = F32(1.9875691500e-4)
+    p = p * r + F32(1.3981999507e-3)
+    p = p * r + F32(8.3334519073e-3)
+    p = p * r + F32(4.1665795894e-2)
+    p = p * r + F32(1.6666665459e-1)
+    p = p * r + F32(5.0000001201e-1)
+    return (F32(1.0) + (r + r * r * p)) * _float_from_bits(np.int32((np.int64(k) + 127) << 23))
+
+
+@_jit
+def _tanh64(x):
     """tanh(x) in plain arithmetic (vectorises); <= 2 ulp in float64.
 
     |x| < 0.625: x + x^3 P(x^2)/Q(x^2) (Cephes tanh.c coefficients);
@@ -87,16 +114,52 @@ def _tanh(x):
     q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3
     small = a < 0.625
     # one division serves both branches (vectorised code evaluates both): p / q or 2 / (e + 1)
-    e1 = _exp(2.0 * a) + 1.0
+    e1 = _exp64(2.0 * a) + 1.0
     f = (p if small else 2.0) / (q if small else e1)
     return math.copysign(a + a * z * f if small else 1.0 - f, x)
 
 
 @_jit
+def _tanh32(x):
+    """tanh(x) in float32 arithmetic: |x| < 0.625: x + x^3 P(x^2) (Cephes tanhf, P of degree 4);
+    otherwise 1 - 2 / (exp(2|x|) + 1), with |x| capped at 10 where tanh rounds to 1."""
+    a = min(abs(x), F32(10.0))
+    z = a * a
+    p = F32(-5.70498872745e-3)
+    p = p * z + F32(2.06390887954e-2)
+    p = p * z - F32(5.37397155531e-2)
+    p = p * z + F32(1.33314422036e-1)
+    p = p * z - F32(3.33332819422e-1)
+    big = F32(1.0) - F32(2.0) / (_exp32(F32(2.0) * a) + F32(1.0))
+    return math.copysign(a + a * z * p if a < F32(0.625) else big, x)
+
+
+def _exp(x):
+    """exp(x) in x's precision: `_exp32` for float32, `_exp64` otherwise (in kernels too)."""
+    return _exp32(x) if isinstance(x, np.float32) else _exp64(x)
+
+
+def _tanh(x):
+    """tanh(x) in x's precision: `_tanh32` for float32, `_tanh64` otherwise (in kernels too)."""
+    return _tanh32(x) if isinstance(x, np.float32) else _tanh64(x)
+
+
+@overload(_exp, jit_options={"error_model": "numpy"}, inline="always")
+def _exp_for_type(x):
+    return (lambda x: _exp32(x)) if x == types.float32 else (lambda x: _exp64(x))
+
+
+@overload(_tanh, jit_options={"error_model": "numpy"}, inline="always")
+def _tanh_for_type(x):
+    return (lambda x: _tanh32(x)) if x == types.float32 else (lambda x: _tanh64(x))
+
+
+@_jit
 def _sigmoid(x):
     """1 / (1 + exp(-x)), evaluated without overflow for either sign."""
+    one = type(x)(1.0)
     e = _exp(-abs(x))
-    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+    return one / (one + e) if x >= 0 else e / (one + e)
 
 
 @_jit
@@ -167,13 +230,14 @@ def _output(code, z, out, K, B, tmp):
 @_jit
 def _activation_slope(code, a):
     """d act / d z written in terms of the activation a = act(z)."""
+    F = type(a)
     if code == TANH:
-        return 1.0 - a * a
+        return F(1.0) - a * a
     if code == SIGMOID:
-        return a * (1.0 - a)
+        return a * (F(1.0) - a)
     if code == RELU:
-        return 1.0 if a > 0 else 0.0
-    return 1.0
+        return F(1.0) if a > 0 else F(0.0)
+    return F(1.0)
 
 
 @_jit_inline
@@ -254,10 +318,12 @@ def _error_term_block(O, Z, T, rows, B, K, loss, output, beta, D):
     beta > 0 adds the confidence penalty -beta H(o): beta o_k (log o_k + H) for softmax,
     beta o_k (1 - o_k) z_k per sigmoid node.
     """
+    F = D.dtype.type
+    beta = F(beta)
     for j in range(B):
         r = rows[j]
         if loss == MSE and output == SOFTMAX:
-            s = 0.0
+            s = F(0.0)
             for k in range(K):
                 o = O[k * B + j]
                 s += (o - T[r, k]) * o
@@ -269,11 +335,11 @@ def _error_term_block(O, Z, T, rows, B, K, loss, output, beta, D):
                 o = O[k * B + j]
                 e = o - T[r, k]
                 if loss != CE and output != IDENTITY:
-                    e *= o * (1.0 - o)
+                    e *= o * (F(1.0) - o)
                 D[k * B + j] = e
         if beta != 0.0:
             if output == SOFTMAX:
-                h = 0.0
+                h = F(0.0)
                 for k in range(K):
                     o = O[k * B + j]
                     if o > 0.0:
@@ -285,7 +351,7 @@ def _error_term_block(O, Z, T, rows, B, K, loss, output, beta, D):
             else:
                 for k in range(K):
                     o = O[k * B + j]
-                    D[k * B + j] += beta * o * (1.0 - o) * Z[k * B + j]
+                    D[k * B + j] += beta * o * (F(1.0) - o) * Z[k * B + j]
 
 
 @_jit
@@ -328,7 +394,7 @@ def _loss_block(O, Z, T, rows, B, K, loss, output, out):
 def _dot(a, b, m):
     """sum_j a[j] b[j] with eight accumulators (a fixed order, so deterministic; the
     independent chains let LLVM use vector registers)."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = a.dtype.type(0.0)
     j = 0
     while j + 8 <= m:
         s0 += a[j] * b[j]
@@ -355,7 +421,9 @@ def _sgd_update(params, new, grad_sum, scale, velocity, penalized, hyper):
     g = scale grad_sum + penalized (l2 w + l1 sign(w));  v = momentum v + g;
     w <- w - lr v - lr weight_decay penalized w   (decay decoupled from the gradient).
     """
-    lr, l2, l1, wd, momentum = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
+    F = params.dtype.type
+    lr, l2, l1, wd, momentum = F(hyper[0]), F(hyper[1]), F(hyper[2]), F(hyper[3]), F(hyper[4])
+    scale = F(scale)
     bad = False
     if momentum != 0.0:
         for p in range(params.shape[0]):
@@ -389,6 +457,7 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g, ex
     inner loop runs over output units. Either way the order is fixed by the shapes alone.
     D is overwritten; D2 is scratch of the same size.
     """
+    F = params.dtype.type
     L = sizes.shape[0] - 1
     p_end = params.shape[0]
     a_lay = 0
@@ -405,7 +474,7 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g, ex
         add = use_extra and l == L - 1
         if l > 0 and B == 1:
             for i in range(fi):
-                acc = 0.0
+                acc = F(0.0)
                 for o in range(fo):
                     acc += params[w0 + i * fo + o] * cur[o]
                 if add:
@@ -459,7 +528,7 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g, ex
         elif fo < NARROW and B >= 2 * NARROW:
             for o in range(fo):
                 d = cur[o * B:(o + 1) * B]
-                s = 0.0
+                s = F(0.0)
                 for j in range(B):
                     s += d[j]
                 g[b0 + o] += s
@@ -468,7 +537,7 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g, ex
         else:
             for o in range(fo):
                 d = cur[o * B:(o + 1) * B]
-                s = 0.0
+                s = F(0.0)
                 for j in range(B):
                     s += d[j]
                     DT[j * fo + o] = d[j]

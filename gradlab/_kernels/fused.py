@@ -8,9 +8,9 @@ runs of a block whose width R (16, 32 or 64) is a compile-time constant. Every p
 then lives in a register, and LLVM vectorises the loop across runs: all offsets into the flat
 (P R,) parameter arrays are constants, so it can prove the accesses apart.
 
-Each value is computed by the expression `train_chunk` (and `train_runs`) uses, with the same
-operand types (float64 accumulators, and the float64 results of `_tanh`/`_exp` rounded to the
-parameters' dtype where those kernels store them), so results equal theirs bit for bit.
+Each value is computed by the expression `train_chunk` (and `train_runs`) uses, in the
+parameters' dtype as there (constants, sums and the learning rate included, and `_tanh`/`_exp`
+of that precision), so results equal theirs bit for bit.
 
 The step is a C callback (`numba.cfunc`) in a generated module, written into a folder named
 by a digest of every kernel source and cached by numba like any kernel, so a new shape costs
@@ -65,7 +65,7 @@ def step_source(sizes, hidden, output, loss, R):
     online step of every run r < R. F and F_T name the dtype (numpy and numba).
 
     W, new: (P R,) parameters before and after (parameter p of run r at p R + r);
-    xg (d R,), tg (K R,): the step's input row and targets; lr (R,);
+    xg (d R,), tg (K R,): the step's input row and targets; lr (R,), all of the dtype F;
     ok[r] &= every output delta and new parameter of run r is finite."""
     L = len(sizes) - 1
     K = sizes[-1]
@@ -98,16 +98,16 @@ def step_source(sizes, hidden, output, loss, R):
         body += [f"{out}_{k} = F({_activation(output, f'{top}_{k}')})" for k in range(K)]
     # output deltas, as `_error_term_runs` (no confidence penalty)
     if loss == MSE and output == SOFTMAX:
-        body.append("s8 = 0.0")
+        body.append("s8 = F(0.0)")
         body += [f"s8 += ({out}_{k} - tg[{k * R} + r]) * {out}_{k}" for k in range(K)]
         body += [f"d{L}_{k} = F({out}_{k} * (({out}_{k} - tg[{k * R} + r]) - s8))" for k in range(K)]
     elif loss != CE and output != IDENTITY:
-        body += [f"d{L}_{k} = F(({out}_{k} - tg[{k * R} + r]) * ({out}_{k} * (1.0 - {out}_{k})))"
+        body += [f"d{L}_{k} = F(({out}_{k} - tg[{k * R} + r]) * ({out}_{k} * (F(1.0) - {out}_{k})))"
                  for k in range(K)]
     else:
         body += [f"d{L}_{k} = {out}_{k} - tg[{k * R} + r]" for k in range(K)]
     body.append("rate = lr[r]")
-    # backward, as `_backward_runs` with one row: float64 sums for the hidden deltas; then
+    # backward, as `_backward_runs` with one row: sums in the dtype for the hidden deltas; then
     # `_sgd_update_runs` without penalties (scale 1.0). Its gradients start at +0.0, so a
     # gradient of -0.0 enters it as +0.0; here it is used as it is, which gives the same new
     # parameter unless the old one is -0.0 (`applies` refuses such nets, and an update never
@@ -122,7 +122,7 @@ def step_source(sizes, hidden, output, loss, R):
         w0, b0 = offsets[l]
         if l > 0:
             for i in range(fi):
-                acc = "0.0"
+                acc = "F(0.0)"
                 for o in range(fo):
                     acc = f"({acc} + W[{(w0 + i * fo + o) * R} + r] * d{l + 1}_{o})"
                 body.append(f"d{l}_{i} = F({acc} * _activation_slope({hidden}, a{l}_{i}))")
@@ -136,7 +136,7 @@ def step_source(sizes, hidden, output, loss, R):
     body.append("ok[r] &= ((c0 + c1) + (c2 + c3)) == 0.0")
     P = offsets[-1][1] + K
     lines = ["@cfunc(types.void(types.CPointer(F_T), types.CPointer(F_T), types.CPointer(F_T), types.CPointer(F_T),",
-             "                  types.CPointer(types.float64), types.CPointer(types.boolean)),",
+             "                  types.CPointer(F_T), types.CPointer(types.boolean)),",
              '       cache=True, error_model="numpy")',
              "def step(pW, pnew, pxg, ptg, plr, pok):",
              f"    W = carray(pW, {P * R})",
@@ -225,7 +225,7 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
     new = np.empty_like(W)
     xg = np.empty((d, RB), X.dtype)
     tg = np.empty((K, RB), T.dtype)
-    lr = hyper[0]
+    lr = hyper[0].astype(W.dtype)  # the arithmetic runs in W's dtype (see blocks)
     ok = np.empty(RB, np.bool_)
     live = np.empty(RB, np.bool_)
     perm = np.empty(n, np.int64)

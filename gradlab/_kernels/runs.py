@@ -99,6 +99,7 @@ def _error_term_runs(A, ob, Z, T, order, pos, B, K, loss, output, beta, D, s, ok
     """Output deltas of a block of runs (`_error_term_block` per run; outputs in A from row
     ob; run r's targets T[r] at rows order[pos + j, r]); ok[r] &= every delta of run r is finite."""
     RB = D.shape[1]
+    F = D.dtype.type
     for j in range(B):
         if loss == MSE and output == SOFTMAX:
             for r in range(RB):
@@ -120,12 +121,13 @@ def _error_term_runs(A, ob, Z, T, order, pos, B, K, loss, output, beta, D, s, ok
                     o = A[ob + q, r]
                     e = o - T[r, order[pos + j, r], k]
                     if loss != CE and output != IDENTITY:
-                        e *= o * (1.0 - o)
+                        e *= o * (F(1.0) - o)
                     D[q, r] = e
         for r in range(RB):
             if beta[r] != 0.0:
+                b = beta[r]
                 if output == SOFTMAX:
-                    h = 0.0
+                    h = F(0.0)
                     for k in range(K):
                         o = A[ob + k * B + j, r]
                         if o > 0.0:
@@ -133,12 +135,12 @@ def _error_term_runs(A, ob, Z, T, order, pos, B, K, loss, output, beta, D, s, ok
                     for k in range(K):
                         o = A[ob + k * B + j, r]
                         if o > 0.0:
-                            D[k * B + j, r] += beta[r] * o * (math.log(o) + h)
+                            D[k * B + j, r] += b * o * (math.log(o) + h)
                 else:
                     for k in range(K):
                         q = k * B + j
                         o = A[ob + q, r]
-                        D[q, r] += beta[r] * o * (1.0 - o) * Z[q, r]
+                        D[q, r] += b * o * (F(1.0) - o) * Z[q, r]
     for q in range(K * B):
         for r in range(RB):
             ok[r] &= np.isfinite(D[q, r])
@@ -148,7 +150,7 @@ def _error_term_runs(A, ob, Z, T, order, pos, B, K, loss, output, beta, D, s, ok
 def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, weight, use_extra):
     """Gradients of a block of runs summed over the batch into G (`_backward_block` per run
     with per_sample=False, G zeroed first): the same sums in the same order, chosen by the
-    same shapes. D is overwritten; D2 is scratch; acc (RB,) and s8 (8, RB) are float64.
+    same shapes. D is overwritten; D2 is scratch; acc (RB,) and s8 (8, RB) of W's dtype.
     With ``use_extra``, runs whose hidden-target ``weight[r]`` is not 0 add extra (H B, RB) at
     the last hidden layer, as `_backward_block` does."""
     RB = W.shape[1]
@@ -171,7 +173,7 @@ def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, weight, use
                 for j in range(B):
                     aq = a_in + i * B + j
                     nq = i * B + j
-                    if B == 1:  # train_chunk sums one row in a float64 scalar
+                    if B == 1:  # train_chunk sums one row in a scalar
                         for r in range(RB):
                             acc[r] = 0.0
                         for o in range(fo):
@@ -260,8 +262,8 @@ def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, weight, use
 
 @_jit_inline
 def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum, any_penalty, ok):
-    """`_sgd_update` for a block of runs: hyper (5, RB) per run; ok[r] &= all new values of
-    run r are finite.
+    """`_sgd_update` for a block of runs: hyper (5, RB) per run, of W's dtype; ok[r] &= all new
+    values of run r are finite.
 
     Without penalties or decay in the block (l2 = l1 = weight_decay = 0 for every run) the
     update is w - lr scale g: the same bits, since the penalty terms are then signed zeros
@@ -273,6 +275,7 @@ def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum,
     l1 = hyper[2]
     wd = hyper[3]
     momentum = hyper[4]
+    scale = W.dtype.type(scale)
     for p in range(W.shape[0]):
         if any_momentum:
             for r in range(RB):
@@ -515,6 +518,9 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     n = X.shape[0]
     K = sizes[-1]
     units = sizes.sum()
+    hyper = hyper.astype(W.dtype)  # the arithmetic runs in W's dtype (see blocks)
+    beta = beta.astype(W.dtype)
+    h_weight = h_weight.astype(W.dtype)
     width = sizes[1:].max()
     steps_per_epoch = (n + batch - 1) // batch
     A = np.empty((units * batch, RB), W.dtype)
@@ -524,8 +530,8 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     G = np.empty((P, RB), W.dtype)
     new = np.empty((P, RB), W.dtype)
     m = np.empty(RB, W.dtype)
-    acc = np.empty(RB)
-    s8 = np.empty((8, RB))
+    acc = np.empty(RB, W.dtype)
+    s8 = np.empty((8, RB), W.dtype)
     ok = np.empty(RB, np.bool_)
     perm = np.empty(n, np.int64)
     order = np.zeros((n, RB), np.int64)  # this epoch's rows, order[j, r] for run r (0 for stopped runs)
