@@ -54,7 +54,11 @@ class MLP:
         return net
 
     def copy(self):
-        return MLP.from_params(self.sizes, self.params, self.hidden, self.output)
+        """A net of the same shape holding a copy of the parameters (no checks: this net is valid)."""
+        net = MLP.__new__(MLP)
+        net.sizes, net.hidden, net.output, net.dtype = self.sizes, self.hidden, self.output, self.dtype
+        net._set_params(self.params.copy())
+        return net
 
     @property
     def n_params(self):
@@ -90,8 +94,10 @@ class MLP:
     def _set_params(self, params):
         self.params = params
         self._sizes = np.asarray(self.sizes, np.int64)
-        self.weights = [params[w].reshape(fi, fo) for (w, _), (fi, fo) in zip(self._slices(), self._shapes())]
-        self.biases = [params[b] for _, b in self._slices()]
+        self.weights, self.biases = [], []
+        for (w, b), (fi, fo) in zip(self._slices(), self._shapes()):
+            self.weights.append(params[w].reshape(fi, fo))
+            self.biases.append(params[b])
 
     def __repr__(self):
         return (f"MLP(sizes={list(self.sizes)}, hidden={self.hidden!r}, output={self.output!r}, "

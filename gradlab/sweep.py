@@ -5,12 +5,13 @@ Data path: data -> split and standardise (once) -> one `RunPlan` per run (valida
 `gl.train` validates) -> blocks of runs sharing a shape -> the run-batched training kernel
 -> one file per finished block under ``out`` -> tables (`SweepResult`).
 """
+import copy
 import hashlib
 import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -81,10 +82,12 @@ def _plan(settings, data, record_every, hidden_targets=None, cache=None):
         net = _initial_net(seed, net_args, cache)
         key = None
         if cache is not None and isinstance(seed, int):
-            key = ("plan", json.dumps({k: v for k, v in settings.items() if k != "seed"}, sort_keys=True))
+            key = ("plan", *sorted((k, tuple(v) if isinstance(v, list) else v)  # Grid values: scalars or
+                                   for k, v in settings.items() if k != "seed"))  # lists of them
             if key in cache:
-                same = cache[key]
-                return replace(same, net=net, seed=seed, settings={**same.settings, "seed": seed})
+                plan = copy.copy(cache[key])  # a shallow copy: the arrays are shared, never written
+                plan.net, plan.seed, plan.settings = net, seed, {**plan.settings, "seed": seed}
+                return plan
         train_args = {k: v for k, v in settings.items() if k not in net_args}
         plan = plan_run(net, Xtr, ytr, **train_args, record_every=record_every, X_test=Xte, y_test=yte,
                         hidden_targets=hidden_targets, data_cache=cache)
@@ -100,7 +103,7 @@ def _initial_net(seed, net_args, cache):
     share the draws, so each (seed, net) is drawn once and copied."""
     if cache is None or not isinstance(seed, int):
         return MLP(seed=seed, **net_args)
-    key = ("net", seed, json.dumps(net_args, sort_keys=True))
+    key = ("net", seed, tuple(net_args["sizes"]), net_args["hidden"], net_args["output"], net_args["dtype"])
     if key not in cache:
         cache[key] = MLP(seed=seed, **net_args)
     return cache[key].copy()
