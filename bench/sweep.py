@@ -461,6 +461,8 @@ def build_jax_2dev(d):
         import jax  # noqa: F401  (only to skip cleanly where jax is missing)
     except ImportError as err:
         raise harness.Skip(f"jax not installed: {err}") from None
+    if os.environ.get("GRADLAB_BENCH_THREADS") == "1":
+        raise harness.Skip("two host devices run on two threads; this pass pins every library to 1")
     flags = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
     worker = worker_impl(MODULE, d.workload, "jax-sharded", {"XLA_FLAGS": flags})(d)
     if len(worker.info["devices"]) != 2:
