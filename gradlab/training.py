@@ -256,6 +256,10 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     adds lam/2 ||a_L(x_n) - P[y_n]||^2 to each row's loss (targets for the last hidden layer's
     activations; y_n the row's class); the recorded losses stay the data loss.
 
+    Training computes in the net's dtype: a float32 net in float32 arithmetic, with ``lr``
+    and the penalties rounded to float32 (values that round to 0 or inf are refused);
+    records are summed in float64.
+
     A step whose error term or new parameters are not finite, or whose record has a
     non-finite loss or norm, stops the run with a RuntimeWarning: ``History.diverged_at``
     names it, the records before it are kept and ``History.net`` holds the last finite
