@@ -108,8 +108,8 @@ class RunPlan:
     Xt: np.ndarray
     Tt: np.ndarray
     labels_t: np.ndarray
-    hyper: np.ndarray  # (lr, l2, l1, weight_decay, momentum), float64 (the kernels round them to the net's dtype)
-    beta: float
+    hyper: np.ndarray  # (lr, l2, l1, weight_decay, momentum) in the net's dtype, in which the kernels compute
+    beta: np.floating  # the confidence penalty, in the net's dtype
     penalized: np.ndarray
     batch: int
     epochs: int
@@ -117,7 +117,7 @@ class RunPlan:
     seed: object
     traced: np.ndarray
     settings: dict
-    hidden_target: tuple = None  # (targets (classes, H), weight) for the kernels
+    hidden_target: tuple = None  # (targets (classes, H), weight), both in the net's dtype, for the kernels
 
     @property
     def steps_per_epoch(self):
@@ -171,16 +171,17 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
     seed = _checks.seed("seed", seed)
     traced = _traced_indices(net, trace)
     penalized = (net.weight_mask() | penalize_bias).astype(net.dtype)
-    hidden_target = _hidden_target(net, hidden_targets, hidden_weight)
+    h_targets, h_weight = _hidden_target(net, hidden_targets, hidden_weight)
     model = (net._sizes, _checks.ACTIVATION_CODES[net.hidden], _checks.ACTIVATION_CODES[net.output], code)
     settings = dict(loss=loss, smoothing=a, smoothing_variant=smoothing_variant, l2=hyper[1], l1=hyper[2],
                     weight_decay=hyper[3], confidence_penalty=beta, penalize_bias=bool(penalize_bias),
                     lr=hyper[0], momentum=hyper[4], batch_size=batch, epochs=epochs, seed=seed,
                     record_every=record_every, sizes=list(net.sizes), hidden=net.hidden,
                     output=net.output, dtype=np.dtype(net.dtype).name, trace=trace,
-                    hidden_weight=hidden_target[1])
-    return RunPlan(net, model, X, T, labels, Xt, Tt, labels_t, hyper, beta, penalized, batch, epochs,
-                   record_every, seed, traced, settings, hidden_target)
+                    hidden_weight=h_weight)
+    F = np.dtype(net.dtype).type  # the settings keep the values given; the kernels get them rounded
+    return RunPlan(net, model, X, T, labels, Xt, Tt, labels_t, hyper.astype(F), F(beta), penalized, batch, epochs,
+                   record_every, seed, traced, settings, (h_targets, F(h_weight)))
 
 
 def _check_in_dtype(dtype, **values):
@@ -384,12 +385,12 @@ def train_block(plans, runs_per_block=None, fused=None):
     velocity = np.zeros_like(W)
     penalized = blocked([p.penalized for p in plans])
     hyper = blocked([p.hyper for p in plans])
-    beta = blocked([np.float64(p.beta) for p in plans])
+    beta = blocked([p.beta for p in plans])
     T = blocked([p.T for p in plans], inner_runs=False)
     targets = first.hidden_target[0]
     if any(p.hidden_target[0] is not targets and not np.array_equal(p.hidden_target[0], targets) for p in plans):
         raise ValueError("runs trained together must share their hidden_targets")
-    hidden_target = (targets, blocked([np.float64(p.hidden_target[1]) for p in plans]))
+    hidden_target = (targets, blocked([p.hidden_target[1] for p in plans]))
     stats = np.full((NB, RB, first.n_records, _kernels.N_STATS), np.nan)
     layer_norms = np.full((NB, RB, first.n_records, L), np.nan)
     state = np.zeros((NB, RB, 2), np.int64)

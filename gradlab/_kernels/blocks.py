@@ -417,13 +417,12 @@ def _sgd_update(params, new, grad_sum, scale, velocity, penalized, hyper):
     """One SGD step from the mean data gradient ``scale * grad_sum``, written into ``new``
     (``params`` is left as it was); returns whether every new value is finite.
 
-    hyper = (lr, l2, l1, weight_decay, momentum); penalized[p] is 1 where penalties apply:
+    hyper = (lr, l2, l1, weight_decay, momentum) in params' dtype; penalized[p] is 1 where penalties apply:
     g = scale grad_sum + penalized (l2 w + l1 sign(w));  v = momentum v + g;
     w <- w - lr v - lr weight_decay penalized w   (decay decoupled from the gradient).
     """
-    F = params.dtype.type
-    lr, l2, l1, wd, momentum = F(hyper[0]), F(hyper[1]), F(hyper[2]), F(hyper[3]), F(hyper[4])
-    scale = F(scale)
+    lr, l2, l1, wd, momentum = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
+    scale = params.dtype.type(scale)
     bad = False
     if momentum != 0.0:
         for p in range(params.shape[0]):

@@ -225,7 +225,7 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
     new = np.empty_like(W)
     xg = np.empty((d, RB), X.dtype)
     tg = np.empty((K, RB), T.dtype)
-    lr = hyper[0].astype(W.dtype)  # the arithmetic runs in W's dtype (see blocks)
+    lr = hyper[0].astype(W.dtype)  # the step reads it through a pointer to W's dtype (a no-op copy when it is)
     ok = np.empty(RB, np.bool_)
     live = np.empty(RB, np.bool_)
     perm = np.empty(n, np.int64)

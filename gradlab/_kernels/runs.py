@@ -518,9 +518,6 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     n = X.shape[0]
     K = sizes[-1]
     units = sizes.sum()
-    hyper = hyper.astype(W.dtype)  # the arithmetic runs in W's dtype (see blocks)
-    beta = beta.astype(W.dtype)
-    h_weight = h_weight.astype(W.dtype)
     width = sizes[1:].max()
     steps_per_epoch = (n + batch - 1) // batch
     A = np.empty((units * batch, RB), W.dtype)

@@ -17,7 +17,6 @@ def _hidden_target_block(A, sizes, B, rows, labels, targets, weight, extra):
     weight/2 ||a_L - targets[y]||^2 with respect to the last hidden layer's activations a_L."""
     H = sizes[-2]
     a0 = (sizes.sum() - sizes[-1] - H) * B
-    weight = A.dtype.type(weight)
     for i in range(H):
         for j in range(B):
             extra[i * B + j] = weight * (A[a0 + i * B + j] - targets[labels[rows[j]], i])
