@@ -18,7 +18,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 from scipy.special import expit, softmax
 
 from . import _checks
@@ -159,6 +158,7 @@ def fit_temperature(logits, y):
     elif slope(hi) >= 0:
         bound = T_MAX
     else:
+        from scipy.optimize import brentq  # 0.4 s to import; only temperature fits need it
         return float(np.exp(brentq(slope, lo, hi, xtol=LOG_T_XTOL)))
     reason = "no row's true class is outranked, so " if unbeaten else ""
     warnings.warn(f"fit_temperature: {reason}the NLL has no minimum for T in [{T_MIN:g}, {T_MAX:g}]; "
