@@ -37,6 +37,7 @@ def sweep_data(data, test_size=0.2, split_seed=0, standardize_inputs=True):
     ``data`` is ``(X, y)``, split once by a seeded stratified ``test_size``
     (`datasets.train_test_split`) and standardised on the training rows when
     ``standardize_inputs``; or ``(X_train, y_train, X_test, y_test)`` used as given.
+    1-D labels come out as int64 (`_checks.labels`: whole-number floats are accepted).
     """
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 4):
         raise TypeError("data must be (X, y) or (X_train, y_train, X_test, y_test)")
@@ -52,6 +53,9 @@ def sweep_data(data, test_size=0.2, split_seed=0, standardize_inputs=True):
     for name, arr in (("y_train", ytr), ("y_test", yte)):
         if arr.ndim not in (1, 2) or arr.size == 0:
             raise ValueError(f"data: {name} must be non-empty labels (n,) or targets (n, K); got shape {arr.shape}")
+    # labels as int64 (whole-number floats too), so float and int labels are the same data on disk
+    ytr, yte = (_checks.labels(f"data: {name}", y) if y.ndim == 1 else y
+                for name, y in (("y_train", ytr), ("y_test", yte)))
     return Xtr, ytr, Xte, yte
 
 

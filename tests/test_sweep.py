@@ -5,6 +5,7 @@ import warnings
 
 import numba
 import numpy as np
+import pandas as pd
 import pytest
 
 import gradlab as gl
@@ -211,6 +212,27 @@ def test_sweep_leaves_inputs_alone():
     gl.sweep(gl.Grid(smoothing=[0.2], seed=[0], sizes=[[4, 3]], epochs=[1]), (X, y))
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
+
+
+def test_whole_number_float_labels_are_the_same_sweep(tmp_path):
+    """Labels as floats 0.0, 1.0, 2.0 (as read from a CSV file) are class labels: split,
+    trained and stored as the int labels are (one out folder serves both), and the caller's
+    float array is not changed; a 2-D y stays a target matrix."""
+    X, y = gl.datasets.iris()
+    grid = gl.Grid(smoothing=[0.0, 0.1], seed=[0, 1], sizes=[[4, 5, 3]], epochs=[2])
+    ints = gl.sweep(grid, (X, y), record_every=40, out=tmp_path / "s")
+    y_float = y.astype(np.float64)
+    floats = gl.sweep(grid, (X, y_float), record_every=40, out=tmp_path / "s")  # accepted: the same data
+    assert y_float.dtype == np.float64 and np.array_equal(y_float, y)
+    assert floats.data[1].dtype == floats.data[3].dtype == np.int64
+    pd.testing.assert_frame_equal(floats.final, ints.final)
+    pd.testing.assert_frame_equal(floats.history, ints.history)
+    Xtr, ytr, Xte, yte = ints.data
+    given = gl.sweep(grid, (Xtr, ytr.astype(np.float32), Xte, yte.astype(np.float32)), record_every=40)
+    pd.testing.assert_frame_equal(given.final, ints.final)
+    soft = gl.sweep(grid, (Xtr, gl.one_hot(ytr, 3), Xte, yte), record_every=40)
+    assert soft.data[1].shape == (len(ytr), 3)
+    pd.testing.assert_frame_equal(soft.final, ints.final)
 
 
 # --------------------------------------------------------------------------- tables
