@@ -11,6 +11,8 @@ import json
 import os
 import sys
 import tempfile
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,9 +133,22 @@ def _train_task(plans):
     return train_block(plans)
 
 
+BLOCK_ARRAYS = ("keys", "params", "stats", "layer_norms", "n_written", "diverged_at")  # one block file's arrays
+# what reading a damaged block file raises: a truncated or garbled zip, a bad CRC, a bad .npy header
+READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile)
+
+
+class DamagedBlock(Exception):
+    """A block file that reads but does not hold what `_Store.save_block` writes."""
+
+
 class _Store:
     """The ``out`` folder: manifest.json and one .npz per finished block, each written to a
-    temporary file and renamed, so a file is either complete or absent."""
+    temporary file, flushed to disk and renamed, so a file is either complete or absent.
+
+    A block file that is damaged all the same (a disk or copy error: truncated, bytes
+    flipped, garbage) is renamed to ``<name>.npz.damaged`` with a RuntimeWarning naming it, and
+    its runs are trained again as if the file were absent."""
 
     def __init__(self, out):
         self.root = Path(out)
@@ -145,13 +160,16 @@ class _Store:
 
     def write_manifest(self, manifest):
         self.blocks.mkdir(parents=True, exist_ok=True)
-        self._atomic(self.root / "manifest.json", json.dumps(manifest, indent=1).encode())
+        payload = json.dumps(manifest, indent=1).encode()
+        self._atomic(self.root / "manifest.json", lambda f: f.write(payload))
 
-    def _atomic(self, path, payload):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    def _atomic(self, path, write):
+        """``write(f)`` into a temporary file beside ``path``, flushed to disk (fsync), then
+        renamed to ``path``: a reader sees the old file or the whole new one."""
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(payload)
+                write(f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -161,27 +179,77 @@ class _Store:
 
     def save_block(self, keys, result):
         name = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
-        path = self.blocks / f"block-{name}.npz"
-        fd, tmp = tempfile.mkstemp(dir=self.blocks, prefix=".tmp-", suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez(tmp, keys=np.array(keys), **result)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self._atomic(self.blocks / f"block-{name}.npz", lambda f: np.savez(f, keys=np.array(keys), **result))
 
-    def load(self):
-        """{run key: (block arrays, index in block)} for every finished run."""
+    def load(self, fits=None):
+        """{run key: (block arrays, index in block)} for every finished run. ``fits(key,
+        arrays, i)``: why run ``key``'s arrays do not fit its plan, or None when they do.
+
+        A block file that cannot be read, lacks an array or holds arrays of the wrong shapes
+        (here or by ``fits``) is damaged: `_set_aside`, and its runs are left out."""
         done = {}
         if not self.blocks.exists():
             return done
         for path in sorted(self.blocks.glob("block-*.npz")):
-            with np.load(path) as f:
-                arrays = {k: f[k] for k in f.files}
-            for i, key in enumerate(arrays.pop("keys")):
-                done[str(key)] = (arrays, i)
+            try:
+                arrays = _read_block(path)
+                block = {str(key): (arrays, i) for i, key in enumerate(arrays.pop("keys"))}
+                for key, (_, i) in block.items():
+                    problem = fits(key, arrays, i) if fits is not None else None
+                    if problem:
+                        raise DamagedBlock(f"run {i}: {problem}")
+            except (DamagedBlock, *READ_ERRORS) as err:
+                self._set_aside(path, err)
+                continue
+            done.update(block)
         return done
+
+    def _set_aside(self, path, err):
+        """Rename a damaged block file to ``<name>.damaged`` (kept for a look, never read
+        again), with a RuntimeWarning naming it."""
+        aside = path.with_name(path.name + ".damaged")
+        try:
+            os.replace(path, aside)
+            where = f"renamed to {aside.name}"
+        except OSError as rename_err:
+            where = f"left in place (cannot rename it: {rename_err.strerror})"
+        warnings.warn(f"gradlab.sweep: block file {path} is damaged ({type(err).__name__}: {err}); {where}; "
+                      "its runs are trained again", RuntimeWarning, stacklevel=4)
+
+
+def _read_block(path):
+    """A block file's arrays, all read (so a bad CRC shows now) and checked against each other;
+    raises one of READ_ERRORS or DamagedBlock."""
+    with open(path, "rb") as handle:  # closed here also when np.load fails
+        f = np.load(handle)
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise DamagedBlock("not an .npz archive")
+        missing = [k for k in BLOCK_ARRAYS if k not in f.files]
+        if missing:
+            raise DamagedBlock(f"no array {', '.join(missing)}")
+        arrays = {k: f[k] for k in BLOCK_ARRAYS}
+    runs = arrays["keys"].shape[0] if arrays["keys"].ndim == 1 else -1
+    ndims = dict(keys=1, params=2, stats=3, layer_norms=3, n_written=1, diverged_at=1)
+    for k, a in arrays.items():
+        if a.ndim != ndims[k] or a.shape[0] != runs:
+            raise DamagedBlock(f"array {k} has shape {a.shape}; {max(runs, 0)} runs in the block")
+    if arrays["keys"].dtype.kind != "U" or arrays["stats"].shape[2] != _kernels.N_STATS:
+        raise DamagedBlock("keys or stats are not as written")
+    return arrays
+
+
+def _fits(plan, arrays, i):
+    """Why run ``i`` of a block's ``arrays`` cannot be ``plan``'s results, or None."""
+    n_records, P, L = plan.n_records, plan.net.n_params, plan.net.n_layers
+    shapes = dict(params=(P,), stats=(n_records, _kernels.N_STATS), layer_norms=(n_records, L))
+    for k, shape in shapes.items():
+        if arrays[k].shape[1:] != shape:
+            return f"{k} has shape {arrays[k].shape[1:]} per run; the run needs {shape}"
+    if arrays["params"].dtype != plan.net.dtype:
+        return f"params are {arrays['params'].dtype}; the run's net is {np.dtype(plan.net.dtype)}"
+    if not (1 <= arrays["n_written"][i] <= n_records and 0 <= arrays["diverged_at"][i] <= plan.total_steps):
+        return "n_written or diverged_at out of range"
+    return None
 
 
 def _check_manifest(store, manifest, extend):
@@ -248,7 +316,9 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
     settings = [json.loads(k) for k in runs]
     cache = {}  # checks and draws shared by runs (`_plan`)
     plans = [_plan(s, data, record_every, hidden_targets, cache) for s in settings]
-    done = store.load() if store is not None else {}
+    index = {key: k for k, key in enumerate(runs)}
+    done = {} if store is None else store.load(
+        lambda key, arrays, i: _fits(plans[index[key]], arrays, i) if key in index else None)
     results = {k: done[runs[k]] for k in range(len(runs)) if runs[k] in done}
     todo = [k for k in range(len(runs)) if k not in results]
     if store is not None:

@@ -316,6 +316,94 @@ def test_changed_grid_refused_unless_extend(tmp_path, iris_split, monkeypatch):
     assert len(again) == len(GRID) + 2 and trained == [2]
 
 
+def _flip_a_stored_byte(path):
+    """Flip the last data byte of the block's stats array, inside the zip (stored, not
+    compressed): only the member's CRC-32 can tell."""
+    import struct
+    import zipfile
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("stats.npy")
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    data_start = info.header_offset + 30 + name_len + extra_len
+    raw[data_start + info.compress_size - 1] ^= 0x5A
+    path.write_bytes(bytes(raw))
+
+
+def _rewrite_block(path, change):
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    change(arrays)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+DAMAGES = {  # name: (damage done to the file, what the warning must say of it)
+    "truncated": (lambda p: p.write_bytes(p.read_bytes()[:p.stat().st_size // 2]), "BadZipFile"),
+    "empty": (lambda p: p.write_bytes(b""), "EOFError"),
+    "bad-crc": (_flip_a_stored_byte, "Bad CRC-32 for file 'stats.npy'"),
+    "garbage": (lambda p: p.write_bytes(np.random.default_rng(0).bytes(3000)), "ValueError"),
+    "missing-array": (lambda p: _rewrite_block(p, lambda a: a.pop("stats")), "no array stats"),
+    "wrong-shape": (lambda p: _rewrite_block(p, lambda a: a.update(stats=a["stats"][:, :-1])), "stats has shape"),
+    "wrong-dtype": (lambda p: _rewrite_block(p, lambda a: a.update(params=a["params"].astype(np.float32))),
+                    "params are float32"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_damaged_block_file_is_set_aside_and_retrained(tmp_path, iris_split, monkeypatch, damage):
+    """A block file damaged on disk: the rerun warns naming it, renames it to .damaged, trains
+    only its runs again, and the results equal a clean sweep's bit for bit."""
+    monkeypatch.setattr(sweep_mod, "BLOCK_RUNS", 4)  # three files of four runs
+    out = tmp_path / "s"
+    gl.sweep(GRID, iris_split, record_every=30, out=out)
+    clean = gl.sweep(GRID, iris_split, record_every=30)
+    files = sorted((out / "blocks").glob("block-*.npz"))
+    assert len(files) == 3
+    harm, reason = DAMAGES[damage]
+    harm(files[1])
+    trained = []
+    real = sweep_mod._train_task
+    monkeypatch.setattr(sweep_mod, "_train_task", lambda plans: trained.append(len(plans)) or real(plans))
+    with pytest.warns(RuntimeWarning, match="block file .* is damaged") as caught:
+        rerun = gl.sweep(GRID, iris_split, record_every=30, out=out)
+    messages = [str(w.message) for w in caught if "damaged" in str(w.message)]
+    assert len(messages) == 1 and str(files[1]) in messages[0] and reason in messages[0], messages
+    assert caught[0].filename == __file__  # the warning points at the caller's gl.sweep
+    assert trained == [4]  # only the damaged block's runs
+    assert files[1].with_name(files[1].name + ".damaged").exists() and files[1].exists()  # set aside, rewritten
+    pd.testing.assert_frame_equal(rerun.final, clean.final)
+    pd.testing.assert_frame_equal(rerun.history, clean.history)
+    for k in range(len(GRID)):
+        _same_history(rerun.run(k), clean.run(k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # now whole again: no warning, nothing trained
+        gl.sweep(GRID, iris_split, record_every=30, out=out)
+    assert trained == [4]
+
+
+def test_block_files_are_flushed_to_disk_before_the_rename(tmp_path, iris_split, monkeypatch):
+    """Each block file is fsync-ed (as the manifest is) before it is renamed into place."""
+    import os
+    synced, renamed = set(), []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        synced.add(os.fstat(fd).st_ino)
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        if str(dst).startswith(str(tmp_path)):
+            renamed.append((os.path.basename(dst), os.stat(src).st_ino in synced))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    gl.sweep(gl.Grid(seed=[0, 1], sizes=[[4, 3]], epochs=[1]), iris_split, out=tmp_path / "s")
+    block = next((tmp_path / "s" / "blocks").glob("block-*.npz")).name
+    assert renamed == [("manifest.json", True), (block, True)]
+
+
 # --------------------------------------------------------------------------- Dask
 
 def _local_cluster():
