@@ -6,6 +6,7 @@ Data path: data -> split and standardise (once) -> one `RunPlan` per run (valida
 -> one file per finished block under ``out`` -> tables (`SweepResult`).
 """
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -390,6 +391,19 @@ class SweepResult:
         return make_history(plan, arrays["stats"][i], arrays["layer_norms"][i], traces, arrays["params"][i],
                             arrays["n_written"][i], div if div else None, False)
 
+    @functools.cached_property
+    def _blocks(self):
+        """The runs grouped by the block of results holding them, in order of each block's
+        first run: [(plan of that first run, the block's arrays, run ids (ascending), their
+        rows in the block)]. A block's runs trained in one `train_block` call (or were saved
+        from one), so they share a shape, ``record_every`` and the data: one plan stands for all."""
+        index = {}
+        block = np.array([index.setdefault(id(arrays), len(index)) for arrays, _ in self._results])
+        row = np.array([i for _, i in self._results])
+        order = np.argsort(block, kind="stable")
+        return [(self.plans[ks[0]], self._results[ks[0]][0], ks, row[ks])
+                for ks in np.split(order, np.cumsum(np.bincount(block))[:-1])]
+
     @property
     def final(self):
         """One row per run: every setting, then the last record's statistics, per-layer norms,
@@ -397,41 +411,77 @@ class SweepResult:
 
         NLL and ECE need the outputs to be a distribution over classes: softmax, or one sigmoid
         unit (binary); they are NaN for identity outputs, for several sigmoid units, and for a
-        diverged run whose last net's outputs are not finite."""
+        diverged run whose last net's outputs are not finite.
+
+        Computed a block of runs at a time: the final nets' outputs by gl.forward's kernel
+        (`grads.forward_runs`), NLL and ECE for all runs of the block at once
+        (`metrics.nll_of_runs`, `metrics.ece_of_runs`); every value equals `gl.metrics.nll` /
+        `ece` of `gl.forward` of `run(k).net`, bit for bit."""
         from . import metrics
-        from .grads import forward
-        rows = []
-        Xtr, ytr, Xte, yte = self.data
-        for k, s in enumerate(self.settings):
-            h = self.run(k)
-            row = {"run": k, **{key: (str(v) if key == "sizes" else v) for key, v in s.items()}}
-            for c in STAT_COLUMNS:
-                row[c] = getattr(h, c)[-1]
-            for l in range(h.layer_norms.shape[1]):
-                row[f"layer_norm_{l}"] = h.layer_norms[-1, l]
-            plan = self.plans[k]
-            for part, X, labels in (("train", plan.X, plan.labels), ("test", plan.Xt, plan.labels_t)):
-                probs = forward(h.net, X)
-                if plan.net.output == "identity" or (plan.net.output == "sigmoid" and probs.shape[1] > 1):
-                    row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan  # outputs are not one distribution
-                elif not np.isfinite(probs).all():  # a diverged run's last net can overflow
-                    row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan
-                else:
-                    row[f"{part}_nll"] = metrics.nll(probs, labels)
-                    row[f"{part}_ece"] = metrics.ece(probs, labels)
-            row["steps"] = h.step[-1]
-            row["diverged_at"] = h.diverged_at if h.diverged else pd.NA
-            rows.append(row)
-        return pd.DataFrame(rows)
+        from .grads import forward_runs
+        N, blocks = len(self), self._blocks
+        stat_index = [STAT_INDEX[c] for c in STAT_COLUMNS]
+        last_stats = np.empty((N, len(STAT_COLUMNS)))
+        last_norms = np.full((N, max(plan.net.n_layers for plan, *_ in blocks)), np.nan)
+        scores = np.full((N, 4), np.nan)  # train_nll, train_ece, test_nll, test_ece
+        steps, diverged = np.empty(N, np.int64), np.empty(N, np.int64)
+        for plan, arrays, ks, rows in blocks:
+            last = arrays["n_written"][rows] - 1
+            last_stats[ks] = arrays["stats"][rows, last][:, stat_index]
+            last_norms[ks, :plan.net.n_layers] = arrays["layer_norms"][rows, last]
+            steps[ks] = np.minimum(last * plan.record_every, plan.total_steps)
+            diverged[ks] = arrays["diverged_at"][rows]
+            net = plan.net
+            if net.output == "identity" or (net.output == "sigmoid" and net.sizes[-1] > 1):
+                continue  # outputs are not one distribution: NaN
+            n = plan.X.shape[0]
+            probs = forward_runs(net, arrays["params"][rows], np.concatenate([plan.X, plan.Xt]))
+            for part, (P, labels) in enumerate(((probs[:, :n], plan.labels), (probs[:, n:], plan.labels_t))):
+                finite = np.isfinite(P).all(axis=(1, 2))  # a diverged run's last net can overflow
+                P = metrics.two_columns(P[finite]) if net.sizes[-1] == 1 else P[finite]
+                scores[ks[finite], 2 * part] = metrics.nll_of_runs(P, labels)
+                scores[ks[finite], 2 * part + 1] = metrics.ece_of_runs(P, labels)
+        # the columns and dtypes of a frame built from one dict per run: a layer_norm column
+        # that run 0 lacks comes last; diverged_at holds pd.NA for runs that did not diverge
+        columns = {"run": np.arange(N)}
+        columns.update({key: [s[key] for s in self.settings] for key in self.settings[0]})
+        columns["sizes"] = [str(v) for v in columns["sizes"]]
+        columns.update(zip(STAT_COLUMNS, last_stats.T))
+        first_layers = self.plans[0].net.n_layers
+        norms = {f"layer_norm_{l}": last_norms[:, l] for l in range(last_norms.shape[1])}
+        columns.update(list(norms.items())[:first_layers])
+        columns.update(zip(("train_nll", "train_ece", "test_nll", "test_ece"), scores.T))
+        columns["steps"] = steps
+        if (diverged == 0).any():
+            columns["diverged_at"] = diverged.astype(object)
+            columns["diverged_at"][diverged == 0] = pd.NA
+        else:
+            columns["diverged_at"] = diverged
+        columns.update(list(norms.items())[first_layers:])
+        return pd.DataFrame(columns, copy=False)
 
     @property
     def history(self):
-        """Long table: run, step and every recorded statistic (per-layer norms included)."""
-        frames = []
-        for k in range(len(self)):
-            h = self.run(k)
-            cols = {"run": np.full(h.step.shape, k), "step": h.step}
-            cols.update({c: getattr(h, c) for c in STAT_COLUMNS})
-            cols.update({f"layer_norm_{l}": h.layer_norms[:, l] for l in range(h.layer_norms.shape[1])})
-            frames.append(pd.DataFrame(cols))
-        return pd.concat(frames, ignore_index=True)
+        """Long table: run, step and every recorded statistic (per-layer norms included), one
+        row per run and record, runs in order. Built a block of runs at a time from the stored
+        records (no per-run History)."""
+        N, blocks = len(self), self._blocks
+        written = np.empty(N, np.int64)
+        for _, arrays, ks, rows in blocks:
+            written[ks] = arrays["n_written"][rows]
+        start = np.cumsum(written) - written  # each run's first row
+        total = int(written.sum())
+        stat_index = [STAT_INDEX[c] for c in STAT_COLUMNS]
+        step = np.empty(total, np.int64)
+        stats = np.empty((len(STAT_COLUMNS), total))
+        norms = np.full((max(plan.net.n_layers for plan, *_ in blocks), total), np.nan)
+        for plan, arrays, ks, rows in blocks:
+            records = np.arange(plan.n_records)
+            kept = records < written[ks][:, None]  # (runs, records): the records each run wrote
+            into = (start[ks][:, None] + records)[kept]
+            step[into] = np.broadcast_to(np.minimum(records * plan.record_every, plan.total_steps), kept.shape)[kept]
+            stats[:, into] = arrays["stats"][rows][kept][:, stat_index].T
+            norms[:plan.net.n_layers, into] = arrays["layer_norms"][rows][kept].T
+        columns = {"run": np.repeat(np.arange(N), written), "step": step, **dict(zip(STAT_COLUMNS, stats))}
+        columns.update({f"layer_norm_{l}": norm for l, norm in enumerate(norms)})
+        return pd.DataFrame(columns, copy=False)  # the frame takes these arrays (no second copy)

@@ -14,6 +14,8 @@ import sys
 sweep_mod = sys.modules["gradlab.sweep"]  # the package name gl.sweep is the function
 from gradlab import training
 
+import naive
+
 
 @pytest.fixture(scope="module")
 def iris_split():
@@ -255,6 +257,72 @@ def test_final_and_history_tables(iris_split):
     assert f.loc[1, "test_acc"] == run1.test_acc[-1]
     with pytest.raises(IndexError):
         res.run(4)
+
+
+TABLE_SWEEPS = {  # name: [(grid, binary labels?), ...]
+    # shapes interleaved run by run, a linear model first (its row lacks layer_norm_1 and 2),
+    # several sigmoid units and identity outputs (NaN NLL/ECE), runs that diverge (outputs NaN)
+    "mixed": [(gl.Grid(seed=range(3), sizes=[[4, 3], [4, 5, 3]], epochs=[2], smoothing=[0.0, 0.1])
+               + gl.Grid(lr=[40.0], seed=[0, 2], sizes=[[4, 7, 3]], epochs=[3], hidden=["identity"])
+               + gl.Grid(seed=[0], sizes=[[4, 6, 4, 3]], hidden=["relu"], epochs=[2], batch_size=[7, None],
+                         momentum=[0.9])
+               + gl.Grid(loss=["mse"], output=["sigmoid", "identity"], seed=[0], sizes=[[4, 3]], epochs=[1]), False)],
+    # every run diverges (diverged_at is int64); seed 7's last net gives p = 0 to true classes
+    # (NLL clipped at finfo.tiny: finite), the others' outputs overflow (NaN)
+    "diverged": [(gl.Grid(lr=[40.0], seed=range(8), sizes=[[4, 7, 3]], epochs=[3], hidden=["identity"]), False)],
+    "binary": [(gl.Grid(seed=range(2), sizes=[[4, 3, 1], [4, 1]], output=["sigmoid"], smoothing=[0.0, 0.2],
+                        epochs=[2], batch_size=[1, 8]), True)],
+    "float32": [(gl.Grid(seed=range(2), sizes=[[4, 5, 3]], smoothing=[0.0, 0.1], epochs=[2], dtype=["float32"],
+                         batch_size=[1, 8]), False),
+                (gl.Grid(seed=range(2), sizes=[[4, 3, 1]], output=["sigmoid"], epochs=[2], dtype=["float32"]), True)],
+}
+
+
+@pytest.mark.parametrize("block_runs", [256, 3])
+@pytest.mark.parametrize("case", ["mixed", "diverged", "binary", pytest.param("float32", marks=pytest.mark.slow)])
+def test_tables_equal_the_per_run_reference(case, block_runs, iris_split, tmp_path, monkeypatch):
+    """final and history (built a block of runs at a time) equal the straightforward per-run
+    tables (tests/naive.py: a History, gl.forward, gl.metrics per run) exactly: values,
+    columns, their order, dtypes and rows; also when the blocks are read back from disk."""
+    monkeypatch.setattr(sweep_mod, "BLOCK_RUNS", block_runs)
+    Xtr, ytr, Xte, yte = iris_split
+    for j, (grid, binary) in enumerate(TABLE_SWEEPS[case]):
+        data = (Xtr, (ytr == 0).astype(np.int64), Xte, (yte == 0).astype(np.int64)) if binary else iris_split
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            trained = gl.sweep(grid, data, record_every=13, out=tmp_path / str(j))
+            loaded = gl.sweep(grid, data, record_every=13, out=tmp_path / str(j))
+        for res in (trained, loaded):
+            final = res.final
+            pd.testing.assert_frame_equal(final, naive.sweep_final(res), check_exact=True)
+            pd.testing.assert_frame_equal(res.history, naive.sweep_history(res), check_exact=True)
+    if case == "diverged":
+        assert final["diverged_at"].dtype == np.int64
+        assert final["train_nll"].notna().any() and final["train_nll"].isna().any()
+
+
+def test_forward_runs_and_metrics_of_runs_equal_one_run_at_a_time():
+    """The pieces of `final` on their own, float64 and float32: `grads.forward_runs` equals
+    gl.forward net by net, and `metrics.nll_of_runs` / `ece_of_runs` equal gl.metrics.nll /
+    ece run by run, bit for bit (binary outputs read as (1 - p, p))."""
+    from gradlab import grads
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(37, 4))
+    y3, y2 = rng.integers(0, 3, 37), rng.integers(0, 2, 37)
+    for dtype in (np.float64, np.float32):
+        for sizes, output, y in (([4, 6, 3], "softmax", y3), ([4, 5, 1], "sigmoid", y2), ([4, 3], "softmax", y3)):
+            net = gl.MLP(sizes, output=output, dtype=dtype)
+            params = (3 * rng.normal(size=(9, net.n_params))).astype(dtype)
+            params[0] *= 100  # saturated outputs: p = 0 for some true classes (NLL clipped)
+            probs = grads.forward_runs(net, params, X)
+            alone = [gl.forward(gl.MLP.from_params(sizes, p, output=output), X) for p in params]
+            np.testing.assert_array_equal(probs, np.stack(alone))
+            assert probs.dtype == dtype
+            P = gl.metrics.two_columns(probs) if sizes[-1] == 1 else probs
+            nll, ece = gl.metrics.nll_of_runs(P, y), gl.metrics.ece_of_runs(P, y)
+            assert np.isfinite(nll).all() and nll.max() > 10
+            assert nll.tolist() == [gl.metrics.nll(p, y) for p in alone]
+            assert ece.tolist() == [gl.metrics.ece(p, y) for p in alone]
 
 
 # --------------------------------------------------------------------------- the out folder
