@@ -24,7 +24,9 @@ torch's prefix, with gl.train run for that many epochs) to a measured tolerance 
 anything is timed. ``python bench/sweep.py`` also measures gl.sweep's parallel efficiency
 and its scaling in runs and epochs and writes bench/RESULTS_sweep.md and
 bench/sweep_scaling.png (with its data); ``--quick`` is a smoke run (under a minute) that
-writes its report to a temporary folder.
+writes its report to a temporary folder. ``--parts tables`` times a sweep's tables
+(``SweepResult.final`` and ``.history``) against its training at 1,000 and 100,000 runs, with
+the process's memory, and the per-run reference tables of tests/naive.py on the same runs.
 """
 import argparse
 import atexit
@@ -816,6 +818,119 @@ def _equal_work_lines(res):
     return out
 
 
+# ---------------------------------------------------------------- tables of a sweep (issue 15)
+
+TABLES_RUNS = (1_000, 100_000)
+TABLES_SMOOTHING = np.linspace(0, 0.3, 10)  # x runs / 10 seeds
+TABLES_EPOCHS, TABLES_RECORD_EVERY = 50, 600  # Iris 4-7-3, batch 1: 6,000 steps, 11 records per run
+
+
+def _rss_mb():
+    """(current, peak) resident set size of this process in MB (Linux /proc; peak from getrusage)."""
+    import resource
+    with open("/proc/self/statm") as f:
+        current = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    return current, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def tables_worker(runs, repeats, with_reference):
+    """One size, in a fresh process (so its memory is its own): the sweep's training, then
+    ``final`` and ``history`` ``repeats`` times each (the cached grouping of runs by block
+    cleared before each call), then the per-run reference tables once, checked equal."""
+    import pandas as pd
+    data = gl.datasets.iris()
+    grid = gl.Grid(smoothing=TABLES_SMOOTHING, seed=range(runs // len(TABLES_SMOOTHING)), sizes=[SIZES],
+                   epochs=[TABLES_EPOCHS])
+    small = gl.Grid(smoothing=[0.0], seed=range(64), sizes=[SIZES], epochs=[1])
+    warm = gl.sweep(small, data, record_every=TABLES_RECORD_EVERY)  # kernels loaded, first calls made
+    warm.final, warm.history
+    out = {"runs": len(grid), "rss_mb": {"start": _rss_mb()[0]}}
+    train = []
+    for _ in range(repeats if runs <= 10_000 else 1):
+        res = None
+        start = time.perf_counter()
+        res = gl.sweep(grid, data, record_every=TABLES_RECORD_EVERY)
+        train.append(time.perf_counter() - start)
+    out["rss_mb"]["after_training"], out["rss_mb"]["peak_training"] = _rss_mb()
+    times = {"final": [], "history": []}
+    for _ in range(repeats):
+        res.__dict__.pop("_blocks", None)
+        for name in times:
+            start = time.perf_counter()
+            table = getattr(res, name)
+            times[name].append(time.perf_counter() - start)
+            out["rss_mb"][f"after_{name}"] = _rss_mb()[0]
+            out[f"{name}_shape"] = list(table.shape)
+            del table
+    final, history = res.final, res.history
+    out["rss_mb"]["holding_both"], out["rss_mb"]["peak"] = _rss_mb()
+    out.update(train_s=train, final_s=times["final"], history_s=times["history"])
+    if with_reference:
+        sys.path.insert(0, os.path.join(os.path.dirname(BENCH_DIR), "tests"))
+        import naive
+        for name, build, table in (("final", naive.sweep_final, final), ("history", naive.sweep_history, history)):
+            start = time.perf_counter()
+            reference = build(res)
+            out[f"reference_{name}_s"] = time.perf_counter() - start
+            pd.testing.assert_frame_equal(table, reference, check_exact=True)
+        out["identical_to_reference"] = True
+    return out
+
+
+def tables(runs_list, repeats, with_reference=True, log=print):
+    """`tables_worker` for each size, each in its own subprocess."""
+    rows = []
+    for runs in runs_list:
+        log(f"   {runs} runs ...")
+        done = subprocess.run([sys.executable, os.path.abspath(__file__), "--tables-worker", str(runs), str(repeats),
+                               str(int(with_reference))], capture_output=True, text=True, check=True)
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        for key in ("train_s", "final_s", "history_s"):
+            row[key.replace("_s", "_median_s")] = statistics.median(row[key])
+        row["tables_per_training"] = (row["final_median_s"] + row["history_median_s"]) / row["train_median_s"]
+        log(f"   {runs} runs: training {row['train_median_s']:.2f} s, final {row['final_median_s']:.3f} s, history "
+            f"{row['history_median_s']:.3f} s ({100 * row['tables_per_training']:.1f}% of training)")
+        rows.append(row)
+    return {"rows": rows, "repeats": repeats, "epochs": TABLES_EPOCHS, "record_every": TABLES_RECORD_EVERY,
+            "cpu": harness._cpu_model(), "cores": len(os.sched_getaffinity(0))}
+
+
+def _tables_markdown(tb):
+    md = ["## Tables of a sweep: `final` and `history` against the training", "", *_measured(tb),
+          f"Iris 4-7-3 tanh/softmax, online SGD (batch 1), {tb['epochs']} epochs = 6,000 steps per run, a record "
+          f"every {tb['record_every']} steps (11 records); {len(TABLES_SMOOTHING)} values of a in linspace(0, 0.3, "
+          f"{len(TABLES_SMOOTHING)}) x runs/{len(TABLES_SMOOTHING)} seeds; `gl.sweep(grid, gl.datasets.iris(), "
+          f"record_every={tb['record_every']})` without `out`, on {tb['cpu']} ({tb['cores']} "
+          "cores, numba's pool on all). Each size runs in a fresh process: training timed "
+          f"{tb['repeats']} times at 1,000 runs (once at 100,000), `res.final` and `res.history` {tb['repeats']} "
+          "times each (the cached grouping of runs by block cleared before each); medians. 'per-run reference': "
+          "the tables built run by run (a History, gl.forward and gl.metrics per run, one DataFrame or dict per "
+          "run: the implementation before issue 15, kept in tests/naive.py), timed once on the same runs and "
+          "checked equal to the new tables exactly.", ""]
+    rows = []
+    for r in tb["rows"]:
+        ref = (f"{r['reference_final_s']:.2f} / {r['reference_history_s']:.2f}"
+               f"{' (identical)' if r.get('identical_to_reference') else ''}") if "reference_final_s" in r else "-"
+        m = r["rss_mb"]
+        rows.append([f"{r['runs']:,}", f"{r['train_median_s']:.2f}", f"{r['final_median_s']:.3f}",
+                     f"{r['history_median_s']:.3f}", f"**{100 * r['tables_per_training']:.1f}%**", ref,
+                     f"{m['start']:.0f} / {m['after_training']:.0f} / {m['holding_both']:.0f} / {m['peak']:.0f}"])
+    md += [harness._md_table(["runs", "training s", "final s", "history s", "tables / training",
+                              "per-run reference final / history s", "RSS MB: start / trained / holding both "
+                              "tables / peak"], rows), ""]
+    big = tb["rows"][-1]
+    m = big["rss_mb"]
+    md.append(f"- Target (issue 15): both tables together under 10% of the training time: "
+              + ", ".join(f"{r['runs']:,} runs {100 * r['tables_per_training']:.1f}%"
+                          f" ({'met' if r['tables_per_training'] < 0.1 else '**NOT met**'})" for r in tb["rows"]) + ".")
+    md.append(f"- Memory at {big['runs']:,} runs: the trained sweep holds {m['after_training'] - m['start']:.0f} MB "
+              f"({1024 * (m['after_training'] - m['start']) / big['runs']:.1f} KB per run); both tables add "
+              f"{m['holding_both'] - m['after_training']:.0f} MB while held ({big['history_shape'][0]:,} history "
+              f"rows x {big['history_shape'][1]} columns); the peak is {m['peak']:.0f} MB.")
+    md.append("")
+    return md
+
+
 def _measured(part):
     """One line: when, by which command and on which gradlab a part was measured."""
     m = part["meta"]
@@ -828,9 +943,10 @@ def _measured(part):
 
 def markdown(payload):
     env = payload["env"]
-    md = ["# gl.sweep benchmarks (W4, parallel efficiency, scaling; gl.train before/after the shared loop)", "",
+    md = ["# gl.sweep benchmarks (W4, parallel efficiency, scaling; gl.train before/after the shared loop; "
+          "the tables)", "",
           "Written by `python bench/sweep.py` from bench/RESULTS_sweep.json; each part (`--parts w4,efficiency,"
-          "scaling,train`) is re-run on its own and states when and at which commit it was measured. Numbers "
+          "scaling,train,tables`) is re-run on its own and states when and at which commit it was measured. Numbers "
           "are from one shared 2-core machine; re-run to refresh.", ""]
     w4 = payload.get("w4")
     if w4:
@@ -911,6 +1027,8 @@ def markdown(payload):
                          f"{max(r['rel_error'] for r in res['impls'].values()):.1e}"])
         md += [harness._md_table(["workload", "metric", tc["before"], f"HEAD {tc['head']}", "HEAD faster by",
                                   "same code, process to process", "max rel diff of the curves"], rows), ""]
+    if payload.get("tables"):
+        md += _tables_markdown(payload["tables"])
     md += ["## Environment", "", harness.environment_markdown(env), ""]
     if w4:
         md += ["## W4 details", ""] + [harness.workload_markdown(r) + "\n" for r in w4["results"]]
@@ -926,7 +1044,7 @@ def markdown(payload):
 
 # ---------------------------------------------------------------- main
 
-PARTS = ("w4", "efficiency", "scaling", "train")
+PARTS = ("w4", "efficiency", "scaling", "train", "tables")
 
 
 def main():
@@ -935,7 +1053,8 @@ def main():
                     help="smoke run: W4 shrunk to 16 runs of 4 epochs, 3 rounds, small scaling sizes; writes "
                          "its report to a temporary folder")
     ap.add_argument("--parts", default="w4,efficiency,scaling",
-                    help=f"comma-separated parts to (re-)run, of {','.join(PARTS)} (default: all but train); "
+                    help=f"comma-separated parts to (re-)run, of {','.join(PARTS)} (default: all but train and "
+                         "tables); "
                          "the others are kept from bench/RESULTS_sweep.json")
     ap.add_argument("--repeats", type=int, default=20, help="interleaved rounds (default 20)")
     ap.add_argument("--before", default=BEFORE, help=f"commit of the 'before' gl.train (default {BEFORE})")
@@ -1012,11 +1131,17 @@ def main():
         print(f"\n== gl.train on W1-W3, HEAD vs {args.before}")
         source = harness.gradlab_source_hash()
         save("train", train_check(args.before, repeats, args.only), source)
+    if "tables" in parts:
+        print("\n== tables of a sweep against its training")
+        source = harness.gradlab_source_hash()
+        save("tables", tables((100, 1_000) if args.quick else TABLES_RUNS, min(repeats, 7)), source)
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
         worker_main(*sys.argv[2:5])
+    elif sys.argv[1:2] == ["--tables-worker"]:
+        print(json.dumps(tables_worker(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1")))
     else:
         sys.path.insert(0, BENCH_DIR)
         import sweep  # run from the importable module, so workers and this process share names

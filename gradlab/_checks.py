@@ -129,17 +129,23 @@ def float_array(name, x, ndim, dtype=None):
 
 
 def labels(name, y, n_classes=None):
-    """Integer class labels (1-D) in [0, n_classes)."""
+    """Class labels (1-D) in [0, n_classes) as int64: integers, or floats that are whole
+    numbers (0.0, 1.0, ... as read from a CSV file)."""
     y = np.asarray(y)
-    if y.dtype.kind not in "iuf" or y.dtype.kind == "b":
+    if y.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold integer class labels; got dtype {y.dtype}")
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D class labels; got shape {y.shape}")
     if y.size == 0:
         raise ValueError(f"{name} is empty")
     if y.dtype.kind == "f":
-        if not np.isfinite(y).all() or np.any(y != np.round(y)):
-            raise ValueError(f"{name} must hold whole-number class labels")
+        if not np.isfinite(y).all():
+            raise ValueError(f"{name} contains NaN or inf; class labels must be whole numbers")
+        fractional = np.flatnonzero(y != np.round(y))
+        if fractional.size:
+            i = fractional[0]
+            raise ValueError(f"{name} must hold whole-number class labels; got {y[i]} at index {i} (a 1-D "
+                             f"{name} is class labels; targets go in a 2-D (n, K) array)")
     y = y.astype(np.int64)
     if n_classes is not None:
         integer("n_classes", n_classes, low=1)
@@ -182,14 +188,15 @@ def loss_code(loss, output, variant="exact"):
 
 
 def targets(name, T, n, n_outputs, loss, output, dtype):
-    """Targets as an (n, K) matrix of ``dtype``; 1-D integer labels are one-hot encoded.
+    """Targets as an (n, K) matrix of ``dtype``; 1-D class labels (integers, or whole-number
+    floats: `labels`) are one-hot encoded.
 
     CE needs targets in [0, 1]; softmax-CE needs rows summing to 1, to sqrt(eps) of the coarser
     of ``dtype`` and the precision the targets came in (float32 rows sum to 1 only to ~1e-7).
     """
     T_arr = np.asarray(T)
     eps = max(np.finfo(dtype).eps, np.finfo(T_arr.dtype).eps if T_arr.dtype.kind == "f" else 0.0)
-    if T_arr.ndim == 1 and T_arr.dtype.kind in "iu":
+    if T_arr.ndim == 1 and T_arr.dtype.kind in "iuf":
         y = labels(name, T_arr, max(n_outputs, 2))
         if n_outputs == 1:
             T_arr = y[:, None].astype(dtype)

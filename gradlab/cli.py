@@ -5,7 +5,8 @@ status 2 for bad arguments and 1 for bad data or files; never a traceback (set
 GRADLAB_DEBUG=1 to see one).
 
 Each command is one function ``<name>(args)`` returning the exit status, plus one block in
-``build_parser`` that adds its subparser.
+``build_parser`` that adds its subparser. A command imports what only it needs inside its
+function (matplotlib only for ``--plot`` and ``report``), so every command starts fast.
 """
 import argparse
 import json

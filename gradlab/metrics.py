@@ -18,7 +18,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 from scipy.special import expit, softmax
 
 from . import _checks
@@ -27,6 +26,11 @@ from . import _checks
 T_MIN, T_MAX = 1e-3, 1e3
 LOG_T_XTOL = 1e-12
 ROW_SUM_TOL = float(np.sqrt(np.finfo(np.float32).eps))
+
+
+def two_columns(p):
+    """A binary ``p`` (..., n, 1) holding P(class 1) as the two columns ``(1 - p, p)``, in p's dtype."""
+    return np.concatenate([1 - p, p], axis=-1)
 
 
 def _probs_labels(probs, y):
@@ -41,7 +45,7 @@ def _probs_labels(probs, y):
     if lo < 0 or hi > 1:
         raise ValueError(f"probs must lie in [0, 1]; got range [{lo}, {hi}]")
     if binary:
-        P = np.concatenate([1 - P, P], axis=1)
+        P = two_columns(P)
     else:
         row_dev = np.abs(P.sum(axis=1, dtype=np.float64) - 1).max()
         if row_dev > ROW_SUM_TOL:
@@ -61,22 +65,38 @@ def nll(probs, y):
     amount (708.4 in float64, 87.3 in float32) instead of inf. (Subnormals are skipped: they
     carry fewer significant bits and some hardware flushes them to zero.)
     """
-    P, y = _probs_labels(probs, y)
-    p_true = np.maximum(P[np.arange(y.shape[0]), y], np.finfo(P.dtype).tiny)
-    return float(-np.log(p_true.astype(np.float64)).mean())
+    return float(nll_of_runs(*_probs_labels(probs, y)))
+
+
+def nll_of_runs(P, y):
+    """`nll` of many runs at once: ``P`` (..., n, K >= 2) valid probabilities (unchecked),
+    ``y`` (n,) int64 labels shared by the runs; float64 (...). Each run's value equals `nll`
+    of its ``P`` bit for bit: the same operations, each run's mean taken over its own row."""
+    p_true = np.maximum(P[..., np.arange(y.shape[0]), y], np.finfo(P.dtype).tiny)
+    # each run's row contiguous, so its mean is NumPy's pairwise sum of one run's (n,) values
+    return -np.log(np.ascontiguousarray(p_true, np.float64)).mean(axis=-1)
 
 
 def _bin_sums(probs, y, bins):
     """Per bin of the top-class confidence: (edges, count, sum of confidences, sum correct)."""
     P, y = _probs_labels(probs, y)
-    bins = _checks.integer("bins", bins, low=1)
-    pred = P.argmax(axis=1)  # ties go to the lowest class index
-    conf = P[np.arange(y.shape[0]), pred].astype(np.float64)
+    return bin_sums_of_runs(P, y, _checks.integer("bins", bins, low=1))
+
+
+def bin_sums_of_runs(P, y, bins):
+    """`_bin_sums` of many runs at once (``P`` (..., n, K) unchecked, ``y`` (n,)): edges and
+    (..., bins) count, sum of confidences and sum correct. A run's sums add its rows in
+    order, as `np.bincount` does for one run, so they equal that run's bit for bit."""
+    pred = P.argmax(axis=-1)  # ties go to the lowest class index
+    conf = np.take_along_axis(P, pred[..., None], axis=-1)[..., 0].astype(np.float64)
     correct = (pred == y).astype(np.float64)
     edges = np.linspace(0.0, 1.0, bins + 1)
     b = np.searchsorted(edges[1:-1], conf, side="left")  # (lo, hi]; 0 falls in the first bin
-    return (edges, np.bincount(b, minlength=bins), np.bincount(b, conf, minlength=bins),
-            np.bincount(b, correct, minlength=bins))
+    runs = conf.size // y.shape[0]
+    b = (b.reshape(runs, y.shape[0]) + bins * np.arange(runs)[:, None]).ravel()  # run r's bins: r * bins + b
+    lead = P.shape[:-2] + (bins,)
+    return (edges, *(np.bincount(b, w, minlength=runs * bins).reshape(lead)
+                     for w in (None, conf.ravel(), correct.ravel())))
 
 
 def ece(probs, y, bins=15):
@@ -89,8 +109,15 @@ def ece(probs, y, bins=15):
     index) is ``y``; ``conf`` the mean confidence. Empty bins contribute 0. Computed as
     ``1/n sum_b |sum_{B_b} correct - sum_{B_b} conf|``.
     """
-    _, count, conf_sum, correct_sum = _bin_sums(probs, y, bins)
-    return float(np.abs(correct_sum - conf_sum).sum() / count.sum())
+    P, y = _probs_labels(probs, y)
+    return float(ece_of_runs(P, y, _checks.integer("bins", bins, low=1)))
+
+
+def ece_of_runs(P, y, bins=15):
+    """`ece` of many runs at once (``P`` (..., n, K >= 2) unchecked, ``y`` (n,)); float64
+    (...), each run's equal to `ece` of its ``P`` bit for bit."""
+    _, count, conf_sum, correct_sum = bin_sums_of_runs(P, y, bins)
+    return np.abs(correct_sum - conf_sum).sum(axis=-1) / count.sum(axis=-1)
 
 
 def reliability(probs, y, bins=15):
@@ -159,6 +186,7 @@ def fit_temperature(logits, y):
     elif slope(hi) >= 0:
         bound = T_MAX
     else:
+        from scipy.optimize import brentq  # 0.4 s to import; only temperature fits need it
         return float(np.exp(brentq(slope, lo, hi, xtol=LOG_T_XTOL)))
     reason = "no row's true class is outranked, so " if unbeaten else ""
     warnings.warn(f"fit_temperature: {reason}the NLL has no minimum for T in [{T_MIN:g}, {T_MAX:g}]; "

@@ -6,11 +6,14 @@ Data path: data -> split and standardise (once) -> one `RunPlan` per run (valida
 -> one file per finished block under ``out`` -> tables (`SweepResult`).
 """
 import copy
+import functools
 import hashlib
 import json
 import os
 import sys
 import tempfile
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +40,7 @@ def sweep_data(data, test_size=0.2, split_seed=0, standardize_inputs=True):
     ``data`` is ``(X, y)``, split once by a seeded stratified ``test_size``
     (`datasets.train_test_split`) and standardised on the training rows when
     ``standardize_inputs``; or ``(X_train, y_train, X_test, y_test)`` used as given.
+    1-D labels come out as int64 (`_checks.labels`: whole-number floats are accepted).
     """
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 4):
         raise TypeError("data must be (X, y) or (X_train, y_train, X_test, y_test)")
@@ -52,6 +56,9 @@ def sweep_data(data, test_size=0.2, split_seed=0, standardize_inputs=True):
     for name, arr in (("y_train", ytr), ("y_test", yte)):
         if arr.ndim not in (1, 2) or arr.size == 0:
             raise ValueError(f"data: {name} must be non-empty labels (n,) or targets (n, K); got shape {arr.shape}")
+    # labels as int64 (whole-number floats too), so float and int labels are the same data on disk
+    ytr, yte = (_checks.labels(f"data: {name}", y) if y.ndim == 1 else y
+                for name, y in (("y_train", ytr), ("y_test", yte)))
     return Xtr, ytr, Xte, yte
 
 
@@ -127,9 +134,22 @@ def _train_task(plans):
     return train_block(plans)
 
 
+BLOCK_ARRAYS = ("keys", "params", "stats", "layer_norms", "n_written", "diverged_at")  # one block file's arrays
+# what reading a damaged block file raises: a truncated or garbled zip, a bad CRC, a bad .npy header
+READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile)
+
+
+class DamagedBlock(Exception):
+    """A block file that reads but does not hold what `_Store.save_block` writes."""
+
+
 class _Store:
     """The ``out`` folder: manifest.json and one .npz per finished block, each written to a
-    temporary file and renamed, so a file is either complete or absent."""
+    temporary file, flushed to disk and renamed, so a file is either complete or absent.
+
+    A block file that is damaged all the same (a disk or copy error: truncated, bytes
+    flipped, garbage) is renamed to ``<name>.npz.damaged`` with a RuntimeWarning naming it, and
+    its runs are trained again as if the file were absent."""
 
     def __init__(self, out):
         self.root = Path(out)
@@ -141,13 +161,16 @@ class _Store:
 
     def write_manifest(self, manifest):
         self.blocks.mkdir(parents=True, exist_ok=True)
-        self._atomic(self.root / "manifest.json", json.dumps(manifest, indent=1).encode())
+        payload = json.dumps(manifest, indent=1).encode()
+        self._atomic(self.root / "manifest.json", lambda f: f.write(payload))
 
-    def _atomic(self, path, payload):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    def _atomic(self, path, write):
+        """``write(f)`` into a temporary file beside ``path``, flushed to disk (fsync), then
+        renamed to ``path``: a reader sees the old file or the whole new one."""
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(payload)
+                write(f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -157,27 +180,77 @@ class _Store:
 
     def save_block(self, keys, result):
         name = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
-        path = self.blocks / f"block-{name}.npz"
-        fd, tmp = tempfile.mkstemp(dir=self.blocks, prefix=".tmp-", suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez(tmp, keys=np.array(keys), **result)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self._atomic(self.blocks / f"block-{name}.npz", lambda f: np.savez(f, keys=np.array(keys), **result))
 
-    def load(self):
-        """{run key: (block arrays, index in block)} for every finished run."""
+    def load(self, fits=None):
+        """{run key: (block arrays, index in block)} for every finished run. ``fits(key,
+        arrays, i)``: why run ``key``'s arrays do not fit its plan, or None when they do.
+
+        A block file that cannot be read, lacks an array or holds arrays of the wrong shapes
+        (here or by ``fits``) is damaged: `_set_aside`, and its runs are left out."""
         done = {}
         if not self.blocks.exists():
             return done
         for path in sorted(self.blocks.glob("block-*.npz")):
-            with np.load(path) as f:
-                arrays = {k: f[k] for k in f.files}
-            for i, key in enumerate(arrays.pop("keys")):
-                done[str(key)] = (arrays, i)
+            try:
+                arrays = _read_block(path)
+                block = {str(key): (arrays, i) for i, key in enumerate(arrays.pop("keys"))}
+                for key, (_, i) in block.items():
+                    problem = fits(key, arrays, i) if fits is not None else None
+                    if problem:
+                        raise DamagedBlock(f"run {i}: {problem}")
+            except (DamagedBlock, *READ_ERRORS) as err:
+                self._set_aside(path, err)
+                continue
+            done.update(block)
         return done
+
+    def _set_aside(self, path, err):
+        """Rename a damaged block file to ``<name>.damaged`` (kept for a look, never read
+        again), with a RuntimeWarning naming it."""
+        aside = path.with_name(path.name + ".damaged")
+        try:
+            os.replace(path, aside)
+            where = f"renamed to {aside.name}"
+        except OSError as rename_err:
+            where = f"left in place (cannot rename it: {rename_err.strerror})"
+        warnings.warn(f"gradlab.sweep: block file {path} is damaged ({type(err).__name__}: {err}); {where}; "
+                      "its runs are trained again", RuntimeWarning, stacklevel=4)
+
+
+def _read_block(path):
+    """A block file's arrays, all read (so a bad CRC shows now) and checked against each other;
+    raises one of READ_ERRORS or DamagedBlock."""
+    with open(path, "rb") as handle:  # closed here also when np.load fails
+        f = np.load(handle)
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise DamagedBlock("not an .npz archive")
+        missing = [k for k in BLOCK_ARRAYS if k not in f.files]
+        if missing:
+            raise DamagedBlock(f"no array {', '.join(missing)}")
+        arrays = {k: f[k] for k in BLOCK_ARRAYS}
+    runs = arrays["keys"].shape[0] if arrays["keys"].ndim == 1 else -1
+    ndims = dict(keys=1, params=2, stats=3, layer_norms=3, n_written=1, diverged_at=1)
+    for k, a in arrays.items():
+        if a.ndim != ndims[k] or a.shape[0] != runs:
+            raise DamagedBlock(f"array {k} has shape {a.shape}; {max(runs, 0)} runs in the block")
+    if arrays["keys"].dtype.kind != "U" or arrays["stats"].shape[2] != _kernels.N_STATS:
+        raise DamagedBlock("keys or stats are not as written")
+    return arrays
+
+
+def _fits(plan, arrays, i):
+    """Why run ``i`` of a block's ``arrays`` cannot be ``plan``'s results, or None."""
+    n_records, P, L = plan.n_records, plan.net.n_params, plan.net.n_layers
+    shapes = dict(params=(P,), stats=(n_records, _kernels.N_STATS), layer_norms=(n_records, L))
+    for k, shape in shapes.items():
+        if arrays[k].shape[1:] != shape:
+            return f"{k} has shape {arrays[k].shape[1:]} per run; the run needs {shape}"
+    if arrays["params"].dtype != plan.net.dtype:
+        return f"params are {arrays['params'].dtype}; the run's net is {np.dtype(plan.net.dtype)}"
+    if not (1 <= arrays["n_written"][i] <= n_records and 0 <= arrays["diverged_at"][i] <= plan.total_steps):
+        return "n_written or diverged_at out of range"
+    return None
 
 
 def _check_manifest(store, manifest, extend):
@@ -244,7 +317,9 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
     settings = [json.loads(k) for k in runs]
     cache = {}  # checks and draws shared by runs (`_plan`)
     plans = [_plan(s, data, record_every, hidden_targets, cache) for s in settings]
-    done = store.load() if store is not None else {}
+    index = {key: k for k, key in enumerate(runs)}
+    done = {} if store is None else store.load(
+        lambda key, arrays, i: _fits(plans[index[key]], arrays, i) if key in index else None)
     results = {k: done[runs[k]] for k in range(len(runs)) if runs[k] in done}
     todo = [k for k in range(len(runs)) if k not in results]
     if store is not None:
@@ -316,6 +391,19 @@ class SweepResult:
         return make_history(plan, arrays["stats"][i], arrays["layer_norms"][i], traces, arrays["params"][i],
                             arrays["n_written"][i], div if div else None, False)
 
+    @functools.cached_property
+    def _blocks(self):
+        """The runs grouped by the block of results holding them, in order of each block's
+        first run: [(plan of that first run, the block's arrays, run ids (ascending), their
+        rows in the block)]. A block's runs trained in one `train_block` call (or were saved
+        from one), so they share a shape, ``record_every`` and the data: one plan stands for all."""
+        index = {}
+        block = np.array([index.setdefault(id(arrays), len(index)) for arrays, _ in self._results])
+        row = np.array([i for _, i in self._results])
+        order = np.argsort(block, kind="stable")
+        return [(self.plans[ks[0]], self._results[ks[0]][0], ks, row[ks])
+                for ks in np.split(order, np.cumsum(np.bincount(block))[:-1])]
+
     @property
     def final(self):
         """One row per run: every setting, then the last record's statistics, per-layer norms,
@@ -323,41 +411,77 @@ class SweepResult:
 
         NLL and ECE need the outputs to be a distribution over classes: softmax, or one sigmoid
         unit (binary); they are NaN for identity outputs, for several sigmoid units, and for a
-        diverged run whose last net's outputs are not finite."""
+        diverged run whose last net's outputs are not finite.
+
+        Computed a block of runs at a time: the final nets' outputs by gl.forward's kernel
+        (`grads.forward_runs`), NLL and ECE for all runs of the block at once
+        (`metrics.nll_of_runs`, `metrics.ece_of_runs`); every value equals `gl.metrics.nll` /
+        `ece` of `gl.forward` of `run(k).net`, bit for bit."""
         from . import metrics
-        from .grads import forward
-        rows = []
-        Xtr, ytr, Xte, yte = self.data
-        for k, s in enumerate(self.settings):
-            h = self.run(k)
-            row = {"run": k, **{key: (str(v) if key == "sizes" else v) for key, v in s.items()}}
-            for c in STAT_COLUMNS:
-                row[c] = getattr(h, c)[-1]
-            for l in range(h.layer_norms.shape[1]):
-                row[f"layer_norm_{l}"] = h.layer_norms[-1, l]
-            plan = self.plans[k]
-            for part, X, labels in (("train", plan.X, plan.labels), ("test", plan.Xt, plan.labels_t)):
-                probs = forward(h.net, X)
-                if plan.net.output == "identity" or (plan.net.output == "sigmoid" and probs.shape[1] > 1):
-                    row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan  # outputs are not one distribution
-                elif not np.isfinite(probs).all():  # a diverged run's last net can overflow
-                    row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan
-                else:
-                    row[f"{part}_nll"] = metrics.nll(probs, labels)
-                    row[f"{part}_ece"] = metrics.ece(probs, labels)
-            row["steps"] = h.step[-1]
-            row["diverged_at"] = h.diverged_at if h.diverged else pd.NA
-            rows.append(row)
-        return pd.DataFrame(rows)
+        from .grads import forward_runs
+        N, blocks = len(self), self._blocks
+        stat_index = [STAT_INDEX[c] for c in STAT_COLUMNS]
+        last_stats = np.empty((N, len(STAT_COLUMNS)))
+        last_norms = np.full((N, max(plan.net.n_layers for plan, *_ in blocks)), np.nan)
+        scores = np.full((N, 4), np.nan)  # train_nll, train_ece, test_nll, test_ece
+        steps, diverged = np.empty(N, np.int64), np.empty(N, np.int64)
+        for plan, arrays, ks, rows in blocks:
+            last = arrays["n_written"][rows] - 1
+            last_stats[ks] = arrays["stats"][rows, last][:, stat_index]
+            last_norms[ks, :plan.net.n_layers] = arrays["layer_norms"][rows, last]
+            steps[ks] = np.minimum(last * plan.record_every, plan.total_steps)
+            diverged[ks] = arrays["diverged_at"][rows]
+            net = plan.net
+            if net.output == "identity" or (net.output == "sigmoid" and net.sizes[-1] > 1):
+                continue  # outputs are not one distribution: NaN
+            n = plan.X.shape[0]
+            probs = forward_runs(net, arrays["params"][rows], np.concatenate([plan.X, plan.Xt]))
+            for part, (P, labels) in enumerate(((probs[:, :n], plan.labels), (probs[:, n:], plan.labels_t))):
+                finite = np.isfinite(P).all(axis=(1, 2))  # a diverged run's last net can overflow
+                P = metrics.two_columns(P[finite]) if net.sizes[-1] == 1 else P[finite]
+                scores[ks[finite], 2 * part] = metrics.nll_of_runs(P, labels)
+                scores[ks[finite], 2 * part + 1] = metrics.ece_of_runs(P, labels)
+        # the columns and dtypes of a frame built from one dict per run: a layer_norm column
+        # that run 0 lacks comes last; diverged_at holds pd.NA for runs that did not diverge
+        columns = {"run": np.arange(N)}
+        columns.update({key: [s[key] for s in self.settings] for key in self.settings[0]})
+        columns["sizes"] = [str(v) for v in columns["sizes"]]
+        columns.update(zip(STAT_COLUMNS, last_stats.T))
+        first_layers = self.plans[0].net.n_layers
+        norms = {f"layer_norm_{l}": last_norms[:, l] for l in range(last_norms.shape[1])}
+        columns.update(list(norms.items())[:first_layers])
+        columns.update(zip(("train_nll", "train_ece", "test_nll", "test_ece"), scores.T))
+        columns["steps"] = steps
+        if (diverged == 0).any():
+            columns["diverged_at"] = diverged.astype(object)
+            columns["diverged_at"][diverged == 0] = pd.NA
+        else:
+            columns["diverged_at"] = diverged
+        columns.update(list(norms.items())[first_layers:])
+        return pd.DataFrame(columns, copy=False)
 
     @property
     def history(self):
-        """Long table: run, step and every recorded statistic (per-layer norms included)."""
-        frames = []
-        for k in range(len(self)):
-            h = self.run(k)
-            cols = {"run": np.full(h.step.shape, k), "step": h.step}
-            cols.update({c: getattr(h, c) for c in STAT_COLUMNS})
-            cols.update({f"layer_norm_{l}": h.layer_norms[:, l] for l in range(h.layer_norms.shape[1])})
-            frames.append(pd.DataFrame(cols))
-        return pd.concat(frames, ignore_index=True)
+        """Long table: run, step and every recorded statistic (per-layer norms included), one
+        row per run and record, runs in order. Built a block of runs at a time from the stored
+        records (no per-run History)."""
+        N, blocks = len(self), self._blocks
+        written = np.empty(N, np.int64)
+        for _, arrays, ks, rows in blocks:
+            written[ks] = arrays["n_written"][rows]
+        start = np.cumsum(written) - written  # each run's first row
+        total = int(written.sum())
+        stat_index = [STAT_INDEX[c] for c in STAT_COLUMNS]
+        step = np.empty(total, np.int64)
+        stats = np.empty((len(STAT_COLUMNS), total))
+        norms = np.full((max(plan.net.n_layers for plan, *_ in blocks), total), np.nan)
+        for plan, arrays, ks, rows in blocks:
+            records = np.arange(plan.n_records)
+            kept = records < written[ks][:, None]  # (runs, records): the records each run wrote
+            into = (start[ks][:, None] + records)[kept]
+            step[into] = np.broadcast_to(np.minimum(records * plan.record_every, plan.total_steps), kept.shape)[kept]
+            stats[:, into] = arrays["stats"][rows][kept][:, stat_index].T
+            norms[:plan.net.n_layers, into] = arrays["layer_norms"][rows][kept].T
+        columns = {"run": np.repeat(np.arange(N), written), "step": step, **dict(zip(STAT_COLUMNS, stats))}
+        columns.update({f"layer_norm_{l}": norm for l, norm in enumerate(norms)})
+        return pd.DataFrame(columns, copy=False)  # the frame takes these arrays (no second copy)

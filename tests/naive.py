@@ -275,3 +275,52 @@ def fd_grad(loss_fn, params, h):
         out[..., p] = (np.asarray(loss_fn(up), np.float64)
                        - np.asarray(loss_fn(down), np.float64)) / step
     return out
+
+
+# ---------------------------------------------------------------- sweep tables
+
+
+def sweep_final(res):
+    """`SweepResult.final` as first written: one History, forward pass, NLL and ECE per run
+    (`gl.metrics` on `gl.forward` of `res.run(k).net`), one dict per run."""
+    import pandas as pd
+
+    import gradlab as gl
+    from gradlab.sweep import STAT_COLUMNS
+    rows = []
+    for k, s in enumerate(res.settings):
+        h = res.run(k)
+        row = {"run": k, **{key: (str(v) if key == "sizes" else v) for key, v in s.items()}}
+        for c in STAT_COLUMNS:
+            row[c] = getattr(h, c)[-1]
+        for l in range(h.layer_norms.shape[1]):
+            row[f"layer_norm_{l}"] = h.layer_norms[-1, l]
+        plan = res.plans[k]
+        for part, X, labels in (("train", plan.X, plan.labels), ("test", plan.Xt, plan.labels_t)):
+            probs = gl.forward(h.net, X)
+            if plan.net.output == "identity" or (plan.net.output == "sigmoid" and probs.shape[1] > 1):
+                row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan  # outputs are not one distribution
+            elif not np.isfinite(probs).all():  # a diverged run's last net can overflow
+                row[f"{part}_nll"] = row[f"{part}_ece"] = np.nan
+            else:
+                row[f"{part}_nll"] = gl.metrics.nll(probs, labels)
+                row[f"{part}_ece"] = gl.metrics.ece(probs, labels)
+        row["steps"] = h.step[-1]
+        row["diverged_at"] = h.diverged_at if h.diverged else pd.NA
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sweep_history(res):
+    """`SweepResult.history` as first written: one History and one DataFrame per run, concatenated."""
+    import pandas as pd
+
+    from gradlab.sweep import STAT_COLUMNS
+    frames = []
+    for k in range(len(res)):
+        h = res.run(k)
+        cols = {"run": np.full(h.step.shape, k), "step": h.step}
+        cols.update({c: getattr(h, c) for c in STAT_COLUMNS})
+        cols.update({f"layer_norm_{l}": h.layer_norms[:, l] for l in range(h.layer_norms.shape[1])})
+        frames.append(pd.DataFrame(cols))
+    return pd.concat(frames, ignore_index=True)

@@ -62,6 +62,31 @@ def test_every_subcommand_has_help(command, capsys):
     assert code == 0 and out.startswith(f"usage: gradlab {command}")
 
 
+LAZY_MODULES = ("matplotlib", "scipy.optimize")  # only `report`, `--plot` and temperature fits need them
+
+STARTUP_CHECK = """
+import sys
+from gradlab import cli
+parser = cli.build_parser()
+for argv in (["claims"], ["bench", "--quick"], ["sweep", "grid.toml", "--out", "runs"], ["report", "--quick"],
+             ["train", "iris", "--history", "h.csv"]):
+    parser.parse_args(argv)
+status = cli.main(["train", "iris", "--epochs", "1", "--history", sys.argv[1]])
+print(status, *sorted(m for m in {LAZY} if m in sys.modules))
+"""
+
+
+def test_commands_start_without_matplotlib(tmp_path):
+    """Building the parser, parsing every subcommand and training without --plot import neither
+    matplotlib nor scipy.optimize (0.5 s and 0.4 s of start-up); --plot still draws (test above)."""
+    done = subprocess.run([sys.executable, "-c", STARTUP_CHECK.replace("{LAZY}", repr(LAZY_MODULES)),
+                           tmp_path / "h.csv"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "0", f"imported at start-up: {done.stdout.splitlines()[-1]}"
+    from gradlab.report import style  # the lazy attribute still resolves
+    assert style.DPI == 150
+
+
 # ---------------------------------------------------------------- gradlab train
 
 

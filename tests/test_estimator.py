@@ -132,6 +132,19 @@ def test_string_labels_and_binary_problems_use_one_sigmoid_output(iris):
     assert bools.classes_.tolist() == [False, True]
 
 
+def test_whole_number_float_labels_map_through_classes(iris):
+    """Labels 0.0 / 1.0 / 2.0 (as read from a CSV file): scikit-learn's classes_ mapping takes
+    them as classes, the model equals the int labels' bit for bit, predictions are the floats."""
+    X, y = iris
+    ints = gl.MLPClassifier(epochs=5, random_state=0).fit(X, y)
+    floats = gl.MLPClassifier(epochs=5, random_state=0).fit(X, y.astype(float))
+    assert floats.classes_.tolist() == [0.0, 1.0, 2.0]
+    np.testing.assert_array_equal(floats.net_.params, ints.net_.params)
+    np.testing.assert_array_equal(floats.predict(X), ints.predict(X).astype(float))
+    with pytest.raises(ValueError, match="continuous"):  # fractional labels are a regression target
+        gl.MLPClassifier(epochs=1).fit(X, y + 0.5 * (y == 1))
+
+
 def test_partial_fit(iris):
     X, y = iris
     Xs = gl.datasets.standardize(X)

@@ -5,6 +5,7 @@ import warnings
 
 import numba
 import numpy as np
+import pandas as pd
 import pytest
 
 import gradlab as gl
@@ -12,6 +13,8 @@ import gradlab.sweep
 import sys
 sweep_mod = sys.modules["gradlab.sweep"]  # the package name gl.sweep is the function
 from gradlab import training
+
+import naive
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +216,27 @@ def test_sweep_leaves_inputs_alone():
     np.testing.assert_array_equal(y, y0)
 
 
+def test_whole_number_float_labels_are_the_same_sweep(tmp_path):
+    """Labels as floats 0.0, 1.0, 2.0 (as read from a CSV file) are class labels: split,
+    trained and stored as the int labels are (one out folder serves both), and the caller's
+    float array is not changed; a 2-D y stays a target matrix."""
+    X, y = gl.datasets.iris()
+    grid = gl.Grid(smoothing=[0.0, 0.1], seed=[0, 1], sizes=[[4, 5, 3]], epochs=[2])
+    ints = gl.sweep(grid, (X, y), record_every=40, out=tmp_path / "s")
+    y_float = y.astype(np.float64)
+    floats = gl.sweep(grid, (X, y_float), record_every=40, out=tmp_path / "s")  # accepted: the same data
+    assert y_float.dtype == np.float64 and np.array_equal(y_float, y)
+    assert floats.data[1].dtype == floats.data[3].dtype == np.int64
+    pd.testing.assert_frame_equal(floats.final, ints.final)
+    pd.testing.assert_frame_equal(floats.history, ints.history)
+    Xtr, ytr, Xte, yte = ints.data
+    given = gl.sweep(grid, (Xtr, ytr.astype(np.float32), Xte, yte.astype(np.float32)), record_every=40)
+    pd.testing.assert_frame_equal(given.final, ints.final)
+    soft = gl.sweep(grid, (Xtr, gl.one_hot(ytr, 3), Xte, yte), record_every=40)
+    assert soft.data[1].shape == (len(ytr), 3)
+    pd.testing.assert_frame_equal(soft.final, ints.final)
+
+
 # --------------------------------------------------------------------------- tables
 
 def test_final_and_history_tables(iris_split):
@@ -233,6 +257,72 @@ def test_final_and_history_tables(iris_split):
     assert f.loc[1, "test_acc"] == run1.test_acc[-1]
     with pytest.raises(IndexError):
         res.run(4)
+
+
+TABLE_SWEEPS = {  # name: [(grid, binary labels?), ...]
+    # shapes interleaved run by run, a linear model first (its row lacks layer_norm_1 and 2),
+    # several sigmoid units and identity outputs (NaN NLL/ECE), runs that diverge (outputs NaN)
+    "mixed": [(gl.Grid(seed=range(3), sizes=[[4, 3], [4, 5, 3]], epochs=[2], smoothing=[0.0, 0.1])
+               + gl.Grid(lr=[40.0], seed=[0, 2], sizes=[[4, 7, 3]], epochs=[3], hidden=["identity"])
+               + gl.Grid(seed=[0], sizes=[[4, 6, 4, 3]], hidden=["relu"], epochs=[2], batch_size=[7, None],
+                         momentum=[0.9])
+               + gl.Grid(loss=["mse"], output=["sigmoid", "identity"], seed=[0], sizes=[[4, 3]], epochs=[1]), False)],
+    # every run diverges (diverged_at is int64); seed 7's last net gives p = 0 to true classes
+    # (NLL clipped at finfo.tiny: finite), the others' outputs overflow (NaN)
+    "diverged": [(gl.Grid(lr=[40.0], seed=range(8), sizes=[[4, 7, 3]], epochs=[3], hidden=["identity"]), False)],
+    "binary": [(gl.Grid(seed=range(2), sizes=[[4, 3, 1], [4, 1]], output=["sigmoid"], smoothing=[0.0, 0.2],
+                        epochs=[2], batch_size=[1, 8]), True)],
+    "float32": [(gl.Grid(seed=range(2), sizes=[[4, 5, 3]], smoothing=[0.0, 0.1], epochs=[2], dtype=["float32"],
+                         batch_size=[1, 8]), False),
+                (gl.Grid(seed=range(2), sizes=[[4, 3, 1]], output=["sigmoid"], epochs=[2], dtype=["float32"]), True)],
+}
+
+
+@pytest.mark.parametrize("block_runs", [256, 3])
+@pytest.mark.parametrize("case", ["mixed", "diverged", "binary", pytest.param("float32", marks=pytest.mark.slow)])
+def test_tables_equal_the_per_run_reference(case, block_runs, iris_split, tmp_path, monkeypatch):
+    """final and history (built a block of runs at a time) equal the straightforward per-run
+    tables (tests/naive.py: a History, gl.forward, gl.metrics per run) exactly: values,
+    columns, their order, dtypes and rows; also when the blocks are read back from disk."""
+    monkeypatch.setattr(sweep_mod, "BLOCK_RUNS", block_runs)
+    Xtr, ytr, Xte, yte = iris_split
+    for j, (grid, binary) in enumerate(TABLE_SWEEPS[case]):
+        data = (Xtr, (ytr == 0).astype(np.int64), Xte, (yte == 0).astype(np.int64)) if binary else iris_split
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            trained = gl.sweep(grid, data, record_every=13, out=tmp_path / str(j))
+            loaded = gl.sweep(grid, data, record_every=13, out=tmp_path / str(j))
+        for res in (trained, loaded):
+            final = res.final
+            pd.testing.assert_frame_equal(final, naive.sweep_final(res), check_exact=True)
+            pd.testing.assert_frame_equal(res.history, naive.sweep_history(res), check_exact=True)
+    if case == "diverged":
+        assert final["diverged_at"].dtype == np.int64
+        assert final["train_nll"].notna().any() and final["train_nll"].isna().any()
+
+
+def test_forward_runs_and_metrics_of_runs_equal_one_run_at_a_time():
+    """The pieces of `final` on their own, float64 and float32: `grads.forward_runs` equals
+    gl.forward net by net, and `metrics.nll_of_runs` / `ece_of_runs` equal gl.metrics.nll /
+    ece run by run, bit for bit (binary outputs read as (1 - p, p))."""
+    from gradlab import grads
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(37, 4))
+    y3, y2 = rng.integers(0, 3, 37), rng.integers(0, 2, 37)
+    for dtype in (np.float64, np.float32):
+        for sizes, output, y in (([4, 6, 3], "softmax", y3), ([4, 5, 1], "sigmoid", y2), ([4, 3], "softmax", y3)):
+            net = gl.MLP(sizes, output=output, dtype=dtype)
+            params = (3 * rng.normal(size=(9, net.n_params))).astype(dtype)
+            params[0] *= 100  # saturated outputs: p = 0 for some true classes (NLL clipped)
+            probs = grads.forward_runs(net, params, X)
+            alone = [gl.forward(gl.MLP.from_params(sizes, p, output=output), X) for p in params]
+            np.testing.assert_array_equal(probs, np.stack(alone))
+            assert probs.dtype == dtype
+            P = gl.metrics.two_columns(probs) if sizes[-1] == 1 else probs
+            nll, ece = gl.metrics.nll_of_runs(P, y), gl.metrics.ece_of_runs(P, y)
+            assert np.isfinite(nll).all() and nll.max() > 10
+            assert nll.tolist() == [gl.metrics.nll(p, y) for p in alone]
+            assert ece.tolist() == [gl.metrics.ece(p, y) for p in alone]
 
 
 # --------------------------------------------------------------------------- the out folder
@@ -292,6 +382,94 @@ def test_changed_grid_refused_unless_extend(tmp_path, iris_split, monkeypatch):
     assert list(res.final["l2"])[-2:] == [1e-3, 1e-3]
     again = gl.sweep(GRID + more, iris_split, record_every=30, out=out)  # the union is now the grid
     assert len(again) == len(GRID) + 2 and trained == [2]
+
+
+def _flip_a_stored_byte(path):
+    """Flip the last data byte of the block's stats array, inside the zip (stored, not
+    compressed): only the member's CRC-32 can tell."""
+    import struct
+    import zipfile
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("stats.npy")
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    data_start = info.header_offset + 30 + name_len + extra_len
+    raw[data_start + info.compress_size - 1] ^= 0x5A
+    path.write_bytes(bytes(raw))
+
+
+def _rewrite_block(path, change):
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    change(arrays)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+DAMAGES = {  # name: (damage done to the file, what the warning must say of it)
+    "truncated": (lambda p: p.write_bytes(p.read_bytes()[:p.stat().st_size // 2]), "BadZipFile"),
+    "empty": (lambda p: p.write_bytes(b""), "EOFError"),
+    "bad-crc": (_flip_a_stored_byte, "Bad CRC-32 for file 'stats.npy'"),
+    "garbage": (lambda p: p.write_bytes(np.random.default_rng(0).bytes(3000)), "ValueError"),
+    "missing-array": (lambda p: _rewrite_block(p, lambda a: a.pop("stats")), "no array stats"),
+    "wrong-shape": (lambda p: _rewrite_block(p, lambda a: a.update(stats=a["stats"][:, :-1])), "stats has shape"),
+    "wrong-dtype": (lambda p: _rewrite_block(p, lambda a: a.update(params=a["params"].astype(np.float32))),
+                    "params are float32"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_damaged_block_file_is_set_aside_and_retrained(tmp_path, iris_split, monkeypatch, damage):
+    """A block file damaged on disk: the rerun warns naming it, renames it to .damaged, trains
+    only its runs again, and the results equal a clean sweep's bit for bit."""
+    monkeypatch.setattr(sweep_mod, "BLOCK_RUNS", 4)  # three files of four runs
+    out = tmp_path / "s"
+    gl.sweep(GRID, iris_split, record_every=30, out=out)
+    clean = gl.sweep(GRID, iris_split, record_every=30)
+    files = sorted((out / "blocks").glob("block-*.npz"))
+    assert len(files) == 3
+    harm, reason = DAMAGES[damage]
+    harm(files[1])
+    trained = []
+    real = sweep_mod._train_task
+    monkeypatch.setattr(sweep_mod, "_train_task", lambda plans: trained.append(len(plans)) or real(plans))
+    with pytest.warns(RuntimeWarning, match="block file .* is damaged") as caught:
+        rerun = gl.sweep(GRID, iris_split, record_every=30, out=out)
+    messages = [str(w.message) for w in caught if "damaged" in str(w.message)]
+    assert len(messages) == 1 and str(files[1]) in messages[0] and reason in messages[0], messages
+    assert caught[0].filename == __file__  # the warning points at the caller's gl.sweep
+    assert trained == [4]  # only the damaged block's runs
+    assert files[1].with_name(files[1].name + ".damaged").exists() and files[1].exists()  # set aside, rewritten
+    pd.testing.assert_frame_equal(rerun.final, clean.final)
+    pd.testing.assert_frame_equal(rerun.history, clean.history)
+    for k in range(len(GRID)):
+        _same_history(rerun.run(k), clean.run(k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # now whole again: no warning, nothing trained
+        gl.sweep(GRID, iris_split, record_every=30, out=out)
+    assert trained == [4]
+
+
+def test_block_files_are_flushed_to_disk_before_the_rename(tmp_path, iris_split, monkeypatch):
+    """Each block file is fsync-ed (as the manifest is) before it is renamed into place."""
+    import os
+    synced, renamed = set(), []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        synced.add(os.fstat(fd).st_ino)
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        if str(dst).startswith(str(tmp_path)):
+            renamed.append((os.path.basename(dst), os.stat(src).st_ino in synced))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    gl.sweep(gl.Grid(seed=[0, 1], sizes=[[4, 3]], epochs=[1]), iris_split, out=tmp_path / "s")
+    block = next((tmp_path / "s" / "blocks").glob("block-*.npz")).name
+    assert renamed == [("manifest.json", True), (block, True)]
 
 
 # --------------------------------------------------------------------------- Dask

@@ -438,6 +438,33 @@ def test_same_seed_bit_identical(dtype):
     assert not np.array_equal(h1.train_loss, h3.train_loss)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_whole_number_float_labels_train_as_int_labels(output, dtype):
+    """Labels read from a CSV file come as floats 0.0, 1.0, 2.0: they are class labels, and the
+    history equals the int labels' bit for bit; the caller's float arrays are not changed.
+    A 2-D float y stays a target matrix (one-hot of the same labels: the same history)."""
+    Xtr, Xte, ytr, yte = iris_split()
+    K = 3
+    if output == "sigmoid":
+        ytr, yte, K = (ytr == 0).astype(np.int64), (yte == 0).astype(np.int64), 1
+    net = gl.MLP([4, 5, K], output=output, seed=3, dtype=dtype)
+    kw = dict(smoothing=0.1, lr=0.05, batch_size=4, epochs=6, seed=2, record_every=7, trace=[(1, 0, 0)])
+    ref = _history_arrays(gl.train(net, Xtr, ytr, X_test=Xte, y_test=yte, **kw))
+    for float_type in (np.float64, np.float32):
+        ytr_f, yte_f = ytr.astype(float_type), yte.astype(float_type)
+        before = ytr_f.copy(), yte_f.copy()
+        got = _history_arrays(gl.train(net, Xtr, ytr_f, X_test=Xte, y_test=yte_f, **kw))
+        for k in ref:
+            assert _same(got[k], ref[k]), (float_type, k)
+        assert np.array_equal(ytr_f, before[0]) and ytr_f.dtype == float_type
+        assert np.array_equal(yte_f, before[1]) and yte_f.dtype == float_type
+    T = ytr[:, None].astype(float) if K == 1 else gl.one_hot(ytr, K)
+    got = _history_arrays(gl.train(net, Xtr, T, X_test=Xte, y_test=yte, **kw))
+    for k in ref:
+        assert _same(got[k], ref[k]), ("2-D targets", k)
+
+
 def test_float32_net_trains_in_float32_arithmetic():
     """A float32 net trains in float32 throughout: the learning rate rounded to float32, exp and
     tanh in float32 (`_exp32`, `_tanh32`), float32 sums. Five online steps on one row equal a

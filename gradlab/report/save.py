@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from .paths import ROOT
-from .style import DPI
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,6 +68,7 @@ def save_figure(ctx, fig, name, data, settings):
     out = Path(ctx.out)
     out.mkdir(parents=True, exist_ok=True)
     written = [f"{name}.png"]
+    from .style import DPI  # matplotlib, only when a figure is written
     fig.savefig(out / written[0], dpi=DPI)
     for part, frame in parts.items():
         fname = f"{name}.csv" if part is None else f"{name}__{part}.csv"
