@@ -8,8 +8,8 @@ from .targets import one_hot, smooth_labels
 from .grid import Grid
 from .sweep import SweepResult, sweep
 from .training import History, train
-from .learned import (ablate_units, class_mean_targets, class_patterns, hidden_activations,
-                      hidden_target_loss)
+from .learned import (UnitTables, ablate_units, class_mean_targets, class_patterns, hidden_activations,
+                      hidden_target_loss, isolate_units, unit_tables)
 
 __version__ = "0.1.0"
 
@@ -26,5 +26,6 @@ def __getattr__(name):
 __all__ = [
     "Grid", "History", "MLP", "SweepResult", "datasets", "deltas", "error_term", "forward", "grad", "logit_losses", "logits", "loss",
     "ablate_units", "class_mean_targets", "class_patterns", "hidden_activations", "hidden_target_loss",
+    "isolate_units", "unit_tables", "UnitTables",
     "metrics", "one_hot", "per_sample_grads", "sample_losses", "smooth_labels", "sweep", "train",
 ]

@@ -101,6 +101,24 @@ def _per_class_accuracy(O, y, K):
     return np.bincount(y, weights=pred == y, minlength=K) / np.bincount(y, minlength=K)
 
 
+def _unit_accuracy(net, X, y, layer, only):
+    """`Ablation` with each unit j zeroed in turn (``only=False``) or with every unit but j
+    zeroed (``only=True``); a unit is zeroed by setting its outgoing weights to 0."""
+    l = _hidden_layer(net, layer)
+    X = _checks.net_inputs(net, X)
+    y = _labels(net, y, X.shape[0])
+    K = _n_classes(net)
+    intact = _per_class_accuracy(forward(net, X), y, K)
+    changed = net.copy()
+    outgoing = changed.weights[l + 1]  # a view into changed.params
+    accuracy = np.empty((net.sizes[l + 1], K))
+    for j in range(outgoing.shape[0]):
+        kept = np.arange(outgoing.shape[0]) == j if only else np.arange(outgoing.shape[0]) != j
+        outgoing[...] = np.where(kept[:, None], net.weights[l + 1], 0)
+        accuracy[j] = _per_class_accuracy(forward(changed, X), y, K)
+    return Ablation(accuracy, intact)
+
+
 def ablate_units(net, X, y, layer=-1):
     """Per-class accuracy of the net with each unit j of hidden layer ``layer`` zeroed in turn
     (``h_j = 0``, i.e. its outgoing weights set to 0), and of the intact net.
@@ -108,19 +126,86 @@ def ablate_units(net, X, y, layer=-1):
     Returns ``Ablation(accuracy (units, K), intact (K,))``. A row is predicted as its largest
     output (ties: the lowest class), or as class 1 when a single sigmoid output exceeds 0.5.
     """
-    l = _hidden_layer(net, layer)
-    X = _checks.net_inputs(net, X)
-    y = _labels(net, y, X.shape[0])
-    K = _n_classes(net)
-    intact = _per_class_accuracy(forward(net, X), y, K)
-    ablated = net.copy()
-    outgoing = ablated.weights[l + 1]  # a view into ablated.params
-    accuracy = np.empty((net.sizes[l + 1], K))
-    for j in range(outgoing.shape[0]):
-        outgoing[j] = 0
-        accuracy[j] = _per_class_accuracy(forward(ablated, X), y, K)
-        outgoing[j] = net.weights[l + 1][j]
-    return Ablation(accuracy, intact)
+    return _unit_accuracy(net, X, y, layer, only=False)
+
+
+def isolate_units(net, X, y, layer=-1):
+    """Per-class accuracy of the net with only unit j of hidden layer ``layer`` kept (every other
+    unit's outgoing weights set to 0), for each j in turn, and of the intact net: what one unit
+    alone still predicts. Returns ``Ablation(accuracy (units, K), intact (K,))``, rows predicted
+    as in `ablate_units`."""
+    return _unit_accuracy(net, X, y, layer, only=True)
+
+
+ACTIVE_SHARE = 0.5
+"""`unit_tables`: a unit is on for a class when it fires (h > 0) on more than this share of the
+class's rows, i.e. for most of them (the reader's 0/1 reading of a ReLU unit)."""
+PREDICTED_SHARE = 0.5
+"""`unit_tables`: a class is predicted when more than this share of its rows are classified as it,
+i.e. its own label is the majority prediction on its rows (chance is 1/K). A class is taken out
+by dropping a unit when the intact net predicts it and the net without the unit does not."""
+
+
+class UnitTables(NamedTuple):
+    """The reader's three tables for one net (`unit_tables`); ``K`` classes, ``J`` hidden units."""
+    patterns: np.ndarray  # (K, J) bool: unit j on for class c (fires on most of its rows)
+    alone: np.ndarray  # (J, K) bool: class c still predicted with only unit j kept
+    taken_out: np.ndarray  # (J, K) bool: class c predicted intact, not with unit j zeroed
+    share_active: np.ndarray  # (K, J): share of class-c rows with h_j > 0
+    alone_accuracy: np.ndarray  # (J, K)
+    dropped_accuracy: np.ndarray  # (J, K)
+    intact: np.ndarray  # (K,): the intact net's accuracy per class
+    none: np.ndarray  # (K,) bool: class c still predicted with every unit zeroed (the biases alone)
+
+    @property
+    def pattern_length(self):
+        """(K,): how many units are on for each class."""
+        return self.patterns.sum(axis=1)
+
+    @property
+    def unit_classes(self):
+        """(J,): for how many classes each unit is on."""
+        return self.patterns.sum(axis=0)
+
+    def to_text(self):
+        """The three tables as text, in the layout of the reader's comment (units and classes
+        numbered from 0)."""
+        K, J = self.patterns.shape
+        units = " ".join(f"h{j}" for j in range(J))
+        lines = ["hidden pattern per class (1: unit on for most of the class's rows) = pattern length",
+                 f"class   {units}", *(f"{c:>5} = " + "  ".join(str(int(v)) for v in self.patterns[c])
+                                        + f"  = {self.pattern_length[c]}" for c in range(K)),
+                 "-" * (8 + 4 * J), "classes " + "  ".join(str(v) for v in self.unit_classes)
+                 + "  <- classes each unit is on for", "",
+                 "classes each unit alone still predicts (all other units zeroed)",
+                 "none: " + (", ".join(str(c) for c in np.flatnonzero(self.none)) or "none")
+                 + "  <- predicted with every unit zeroed"]
+        for name, table in (("alone", self.alone), ("taken_out", self.taken_out)):
+            if name == "taken_out":
+                lines += ["", "classes that dropping each unit takes out"]
+            for j in range(J):
+                classes = np.flatnonzero(table[j])
+                listed = ", ".join(str(c) for c in classes) if classes.size else "none"
+                lines.append(f"h{j}: {listed} = {classes.size}")
+        return "\n".join(lines)
+
+
+def unit_tables(net, X, y, layer=-1):
+    """The reader's three tables for hidden layer ``layer`` on the rows (X, y): each class's 0/1
+    unit pattern (`ACTIVE_SHARE`), the classes each unit alone still predicts (`isolate_units`),
+    and the classes that dropping each unit takes out (`ablate_units`), with "predicted" as in
+    `PREDICTED_SHARE`. Returns `UnitTables`."""
+    share = class_patterns(net, X, y, layer=layer, threshold=0.0)
+    alone = isolate_units(net, X, y, layer)
+    dropped = ablate_units(net, X, y, layer)
+    predicted = dropped.intact > PREDICTED_SHARE
+    silent = net.copy()
+    silent.weights[_hidden_layer(net, layer) + 1][...] = 0
+    none = _per_class_accuracy(forward(silent, _checks.net_inputs(net, X)), _checks.labels("y", y), _n_classes(net))
+    return UnitTables(patterns=share > ACTIVE_SHARE, alone=alone.accuracy > PREDICTED_SHARE,
+                      taken_out=predicted[None, :] & (dropped.accuracy <= PREDICTED_SHARE), share_active=share,
+                      alone_accuracy=alone.accuracy, dropped_accuracy=dropped.accuracy, intact=dropped.intact,
+                      none=none > PREDICTED_SHARE)
 
 
 def class_mean_targets(net, X, y):

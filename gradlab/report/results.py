@@ -121,11 +121,13 @@ class ClaimResult:
 class Supporting:
     """Figures and numbers that inform a claim without being inputs to its verdict rule (for
     instance a second view drawn by another script). Shown in the claim's section under
-    "Also measured"; ``caption`` says what they show."""
+    "Also measured"; ``caption`` says what they show; ``tables`` are ``{"title", "text"}``
+    dicts shown as preformatted text (tables in a layout of their own, such as the reader's)."""
     claim: str
     caption: str
     figures: list = field(default_factory=list)
     numbers: list = field(default_factory=list)
+    tables: list = field(default_factory=list)
 
     def __post_init__(self):
         self.claim = claim_id(self.claim)
@@ -135,6 +137,10 @@ class Supporting:
             raise TypeError("numbers: Number objects are needed")
         if not all(isinstance(f, str) and f.endswith(".png") for f in self.figures):
             raise ValueError(f"figures: png file names are needed; got {self.figures!r}")
+        if not all(isinstance(t, dict) and set(t) == {"title", "text"} and all(isinstance(v, str) for v in t.values())
+                   for t in self.tables):
+            raise ValueError("tables: dicts with a 'title' and a 'text' string are needed")
 
     def to_dict(self):
-        return {"caption": self.caption, "figures": list(self.figures), "numbers": [n.to_dict() for n in self.numbers]}
+        return {"caption": self.caption, "figures": list(self.figures), "numbers": [n.to_dict() for n in self.numbers],
+                "tables": [dict(t) for t in self.tables]}
