@@ -238,3 +238,31 @@ def test_supporting_results_render_under_their_claim(tmp_path):
     assert "| gap | 1.5 | nats |" in section
     with pytest.raises(ValueError, match="caption"):
         Supporting("C7", "")
+
+
+# ---------------------------------------------------------------- links stay inside the repository
+
+def test_markdown_links_resolve_inside_the_repository():
+    """Every link and image target in README.md, CLAIMS.md and figures/REPORT.md is a file of this
+    repository (a clone has no ../shared); web links, mailto: and #anchors within a page are skipped."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    checked = 0
+    for name in ("README.md", "CLAIMS.md", "figures/REPORT.md"):
+        doc = root / name
+        assert doc.is_file(), f"{name} is missing"
+        for target in re.findall(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", doc.read_text()):
+            assert "../shared" not in target, f"{name} links {target}"
+            if re.match(r"(?i)(https?://|mailto:)", target) or target.startswith("#"):
+                continue
+            path = (doc.parent / target.split("#", 1)[0]).resolve()
+            assert path.is_relative_to(root), f"{name}: {target} points outside the repository"
+            assert path.exists(), f"{name}: {target} does not exist"
+            checked += 1
+    assert checked > 0
+
+
+def test_rendered_report_links_the_claims_list():
+    text = document.render(document.update(document.empty(), [result("C1")], quick=True))
+    assert "[CLAIMS.md](../CLAIMS.md)" in text.split("\n| claim |")[0]
