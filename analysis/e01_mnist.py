@@ -263,12 +263,18 @@ def run(ctx):
     tables = [{"title": f"the reader's three tables, teacher of seed {teacher_seeds[0]} (test rows)",
                "text": first.to_text()}]
     numbers += [Number(f"students_{n.name}", n.value, n.unit, n.note) for n in student_numbers]
+    control = []
     for m, (label, _) in students.MEASURES.items():  # null control: hidden patterns against no hidden target
         d, se = students.paired(students.seed_values(runs, "hp", best["hp"][m], f"test_{m}"),
                                 students.seed_values(runs, "hard", 0.0, f"test_{m}"))
+        control.append((label, d, se))
         numbers += [Number(f"students_hp_minus_hard_{m}", d, "", f"test {label}: hidden-pattern targets (lam chosen) "
                                                                  "minus hard targets, paired over seeds"),
                     Number(f"students_hp_minus_hard_{m}_se", se, "", "its standard error")]
+    near = sum(abs(d) <= CLOSE_SE * se for _, d, se in control)
+    caption += (" Null control, hidden-pattern minus hard-target students (paired, ± 1 SE): "
+                + ", ".join(f"{label} {d:+.3g} ± {se:.2g}" for label, d, se in control)
+                + f"; within 2 SE of zero on {near} of 3 measures, where the hidden target adds little to hard targets.")
     numbers.append(Number("students_rule_e1", verdict, "", "E1's rule applied to the MNIST students"))
     return [Supporting("E1", caption, figures=figures, numbers=numbers, tables=tables)]
 

@@ -177,3 +177,6 @@ def test_mnist_numbers_follow_from_the_saved_data(mnist_run):
     lam = num["students_hp_best_lam_acc"]
     hp = runs[(runs.method == "hp") & (runs.setting == lam)].sort_values("seed").test_acc.to_numpy()
     assert num["students_hp_minus_ls_acc"] == pytest.approx((hp - ls).mean(), abs=1e-12)
+    hard = runs[runs.method == "hard"].sort_values("seed").test_acc.to_numpy()
+    assert num["students_hp_minus_hard_acc"] == pytest.approx((hp - hard).mean(), abs=1e-12)
+    assert "Null control" in result.caption
