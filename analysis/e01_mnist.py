@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 from scipy.spatial.distance import pdist, squareform
+from scipy.stats import rankdata
 
 import gradlab as gl
 from gradlab import learned, students
@@ -72,7 +73,6 @@ def train_everything(cfg, parts):
 def distance_ranks(P):
     """(K, K): rank of each class pair's distance among all K (K - 1) / 2 pairs, scaled to [0, 1]
     (0 the closest pair, 1 the farthest; ties share their mean rank)."""
-    from scipy.stats import rankdata
     d = pdist(P)
     return squareform((rankdata(d) - 1) / (d.size - 1))
 
