@@ -78,6 +78,17 @@ def fraction(name, value):
     return number(name, value, 0.0, 1.0)
 
 
+def betas(name, value):
+    """Adam's (b1, b2): two numbers in [0, 1)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (b1, b2) of numbers in [0, 1); got {value!r}")
+    out = tuple(number(f"{name}[{i}]", v, 0.0, 1.0) for i, v in enumerate(value))
+    for i, v in enumerate(out):
+        if v >= 1.0:
+            raise ValueError(f"{name}[{i}] must be < 1; got {v}")
+    return out
+
+
 def layer_sizes(sizes):
     try:
         sizes = tuple(integer("sizes", s, low=1) for s in sizes)

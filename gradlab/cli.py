@@ -145,6 +145,10 @@ def train(args):
     from .nets import MLP
     from .training import train as run_training
 
+    if args.nesterov and (args.optimizer != "sgd" or args.momentum == 0):
+        raise CLIError("--nesterov needs --optimizer sgd and --momentum > 0", 2)
+    if args.optimizer == "adam" and args.momentum:
+        raise CLIError("--momentum is SGD's; Adam's first-moment decay is --betas B1 B2", 2)
     history_path = _output_path(args.history, "--history")
     plot_path = _output_path(args.plot, "--plot")
     if history_path and plot_path and history_path.resolve() in (plot_path.with_suffix(s).resolve()
@@ -177,7 +181,8 @@ def train(args):
         hist = run_training(net, Xtr, ytr, loss=args.loss, smoothing=args.smoothing, l2=args.l2, l1=args.l1,
                             weight_decay=args.weight_decay, confidence_penalty=args.confidence_penalty,
                             lr=args.lr, momentum=args.momentum, batch_size=batch, epochs=args.epochs,
-                            seed=args.seed, record_every=record_every, X_test=Xte, y_test=yte)
+                            seed=args.seed, record_every=record_every, X_test=Xte, y_test=yte,
+                            optimizer=args.optimizer, betas=tuple(args.betas), eps=args.eps, nesterov=args.nesterov)
     seconds = time.perf_counter() - start
 
     steps = int(hist.step[-1])
@@ -188,7 +193,7 @@ def train(args):
           f"({'one unit for 2 classes' if K == 2 else 'one unit per class'}), {args.dtype}, seed {args.seed}")
     print(f"train  loss {args.loss}, smoothing {args.smoothing:g}, l2 {args.l2:g}, l1 {args.l1:g}, "
           f"weight decay {args.weight_decay:g}, confidence penalty {args.confidence_penalty:g}, lr {args.lr:g}, "
-          f"momentum {args.momentum:g}, batch {batch}, {args.epochs} epochs = {steps} updates "
+          f"{_optimizer_text(args)}, batch {batch}, {args.epochs} epochs = {steps} updates "
           f"in {seconds:.2f} s ({steps * batch / max(seconds, 1e-9):,.0f} sample-steps/s)")
     print()
     print(_summary_table(hist))
@@ -253,6 +258,12 @@ def bench(args):
 # ---------------------------------------------------------------- gradlab sweep
 
 
+def _optimizer_text(args):
+    if args.optimizer == "adam":
+        return f"adam (betas {args.betas[0]:g} {args.betas[1]:g}, eps {args.eps:g})"
+    return f"{'nesterov ' if args.nesterov else ''}momentum {args.momentum:g}"
+
+
 def sweep(args):
     """``gradlab sweep GRID.toml``: train every run of the grid; write final.csv and history.csv
     into --out and print the mean test metrics over seeds of each setting."""
@@ -305,7 +316,14 @@ def build_parser():
                    help="entropy bonus -beta H(o) (default: 0)")
     p.add_argument("--lr", type=_number(low=0.0, low_open=True), default=0.01, help="learning rate > 0 (default: 0.01)")
     p.add_argument("--momentum", type=_number(0.0, 1.0, high_open=True), default=0.0,
-                   help="momentum in [0, 1) (default: 0)")
+                   help="SGD momentum in [0, 1) (default: 0)")
+    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (needs --momentum > 0)")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                   help="sgd, or adam (AdamW with --weight-decay) (default: sgd)")
+    p.add_argument("--betas", type=_number(0.0, 1.0, high_open=True), nargs=2, default=(0.9, 0.999),
+                   metavar=("B1", "B2"), help="Adam's moment decays (default: 0.9 0.999)")
+    p.add_argument("--eps", type=_number(low=0.0, low_open=True), default=1e-8,
+                   help="Adam's eps added to sqrt(v) (default: 1e-8)")
     p.add_argument("--epochs", type=_number(low=1, kind=int), default=200, help="passes over the data (default: 200)")
     p.add_argument("--batch-size", type=lambda t: None if t == "full" else _number(low=1, kind=int)(t),
                    default=1, metavar="B", help="rows per update, or 'full' (default: 1, online SGD)")

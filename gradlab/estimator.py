@@ -4,11 +4,14 @@ scikit-learn is an optional dependency (``pip install 'gradlab[sklearn]'``); thi
 imported on first use of ``gradlab.MLPClassifier``, so ``import gradlab`` never needs it.
 """
 import numpy as np
+from scipy.special import log_softmax
 
 from . import _checks
 from .grads import forward, logits
 from .nets import HIDDEN_ACTIVATIONS, MLP
-from .training import train
+from .datasets import train_test_split as split
+from .training import plan_run, run_plan, train
+from ._kernels import TEST_ACC
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin
@@ -22,7 +25,7 @@ __all__ = ["MLPClassifier"]
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):
-    """A multi-layer perceptron classifier trained by `gradlab.train` (plain SGD in numba).
+    """A multi-layer perceptron classifier trained by `gradlab.train` (SGD or Adam in numba).
 
     The net is ``gl.MLP([n_features_in_, *hidden, K], hidden=activation, output=...)``:
 
@@ -34,8 +37,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
       and ``predict`` is ``z > 0``.
 
     Training minimises ``1/B sum_n [L(x_n, t'_n) - beta H(o_n)] + l2/2 ||W||^2 + l1 |W|_1``
-    by SGD (``v = momentum v + g``, ``w -= lr v + lr weight_decay w``) over ``epochs`` passes
-    with batches of ``batch_size`` rows (None: the full batch); see `gradlab.train`.
+    over ``epochs`` passes with batches of ``batch_size`` rows (None: the full batch), by
+    ``solver="sgd"`` (``v = momentum v + g``, ``w -= lr v + lr weight_decay w``; Nesterov's
+    with ``nesterovs_momentum=True``) or ``solver="adam"`` (``beta_1``, ``beta_2``,
+    ``epsilon``; AdamW when ``weight_decay`` > 0); see `gradlab.train`. The solver options
+    keep scikit-learn's names and meanings (each solver ignores the other's).
+
+    ``early_stopping=True`` holds out a stratified ``validation_fraction`` of the rows,
+    records their accuracy after every epoch (``validation_scores_``), stops once it has not
+    risen above the best by ``tol`` for more than ``n_iter_no_change`` epochs, and keeps the
+    net of the best epoch (``best_validation_score_``), as scikit-learn does. Without it,
+    unlike scikit-learn, training runs all ``epochs`` (no stop on a training-loss plateau:
+    the claims gradlab checks are about what happens late in training).
     ``random_state`` (int) seeds both the initialisation (``gl.MLP(..., seed)``) and the
     shuffling (``gl.train(..., seed)``), so one seed gives a bit-identical model; None draws
     a seed from NumPy's global generator, as scikit-learn does.
@@ -49,7 +62,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden=(7,), activation="tanh", loss="ce", label_smoothing=0.0, l1=0.0, l2=0.0,
                  weight_decay=0.0, confidence_penalty=0.0, lr=0.01, momentum=0.0, batch_size=1,
-                 epochs=200, random_state=None, dtype="float64"):
+                 epochs=200, random_state=None, dtype="float64", solver="sgd", beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, nesterovs_momentum=False, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=1e-4):
         self.hidden = hidden
         self.activation = activation
         self.loss = loss
@@ -64,6 +79,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.random_state = random_state
         self.dtype = dtype
+        self.solver = solver
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
 
     # ------------------------------------------------------------------ fitting
 
@@ -72,8 +96,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, reset=True, dtype=(np.float64, np.float32))
         classes, y_index = self._classes(y)
         epochs, seed = self._epochs(), self._seed()
-        history = self._train(self._new_net(X.shape[1], classes.size, seed), X, y_index, epochs, seed)
-        self.classes_, self._seed_, self.n_iter_ = classes, seed, epochs
+        early = _checks.flag("early_stopping", self.early_stopping)
+        history = self._train(self._new_net(X.shape[1], classes.size, seed), X, y_index, epochs, seed, early)
+        if not early:
+            self.validation_scores_ = self.best_validation_score_ = None
+        self.classes_, self._seed_, self.n_iter_ = classes, seed, int(history.step.size - 1)
         self._set_history(history)
         return self
 
@@ -103,7 +130,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if unknown.any():
             raise ValueError(f"y holds labels that are not in classes: {np.unique(y[unknown])!r}")
         call_seed = int(np.random.SeedSequence([seed, n_iter]).generate_state(1)[0])
-        history = self._train(net, X, np.searchsorted(all_classes, y), 1, call_seed)
+        history = self._train(net, X, np.searchsorted(all_classes, y), 1, call_seed)  # no early stopping
         self.classes_, self._seed_, self.n_iter_ = all_classes, seed, n_iter + 1
         self._set_history(history)
         return self
@@ -124,16 +151,51 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                    output="sigmoid" if n_classes == 2 else "softmax", seed=seed,
                    dtype=_checks.float_dtype("dtype", self.dtype))
 
-    def _train(self, net, X, y_index, epochs, seed):
-        """`gradlab.train` with this estimator's settings, one record per epoch."""
-        n, batch = X.shape[0], self.batch_size
-        batch = n if batch is None else min(_checks.integer("batch_size", batch, low=1), n)
-        return train(
-            net, X.astype(net.dtype, copy=False), y_index, loss=self.loss,
-            smoothing=_checks.fraction("label_smoothing", self.label_smoothing),
-            l2=self.l2, l1=self.l1, weight_decay=self.weight_decay,
-            confidence_penalty=self.confidence_penalty, lr=self.lr, momentum=self.momentum,
-            batch_size=batch, epochs=epochs, seed=seed, record_every=-(-n // batch), progress=False)
+    def _train(self, net, X, y_index, epochs, seed, early_stopping=False):
+        """`gradlab.train` with this estimator's settings, one record per epoch. With
+        ``early_stopping``, a stratified ``validation_fraction`` of the rows (drawn from the
+        seed) is held out, its accuracy recorded after every epoch, training stops once it has
+        not risen above the best by ``tol`` for more than ``n_iter_no_change`` epochs, and the
+        net of the best epoch is kept (scikit-learn's rule)."""
+        X = X.astype(net.dtype, copy=False)
+        solver = _checks.choice("solver", self.solver, ("sgd", "adam"))
+        args = dict(loss=self.loss, smoothing=_checks.fraction("label_smoothing", self.label_smoothing),
+                    l2=self.l2, l1=self.l1, weight_decay=self.weight_decay,
+                    confidence_penalty=self.confidence_penalty, lr=self.lr, optimizer=solver,
+                    momentum=self.momentum if solver == "sgd" else 0.0,
+                    nesterov=bool(_checks.flag("nesterovs_momentum", self.nesterovs_momentum) and solver == "sgd"
+                                  and self.momentum),
+                    betas=(self.beta_1, self.beta_2), eps=self.epsilon, epochs=epochs, seed=seed)
+        if not early_stopping:
+            batch = self._batch(X.shape[0])
+            return train(net, X, y_index, batch_size=batch, record_every=-(-X.shape[0] // batch), progress=False,
+                         **args)
+        share = _checks.number("validation_fraction", self.validation_fraction, 0.0, 1.0, low_open=True)
+        if share >= 1.0:
+            raise ValueError(f"validation_fraction must be < 1; got {share}")
+        patience = _checks.integer("n_iter_no_change", self.n_iter_no_change, low=1)
+        tol = _checks.number("tol", self.tol, low=0.0)
+        Xtr, Xval, ytr, yval = split(X, y_index, test_size=share, seed=seed, stratify=True)
+        batch = self._batch(Xtr.shape[0])
+        plan = plan_run(net, Xtr, ytr, batch_size=batch, record_every=-(-Xtr.shape[0] // batch),
+                        X_test=Xval, y_test=yval, **args)
+        best = dict(score=-np.inf, params=net.params.copy(), bad=0)
+
+        def after_epoch(params, stats, n_written):
+            score = stats[n_written - 1, TEST_ACC]
+            best["bad"] = best["bad"] + 1 if score < best["score"] + tol else 0
+            if score > best["score"]:
+                best.update(score=score, params=params.copy())
+            return best["bad"] > patience
+
+        history = run_plan(plan, progress=False, after_chunk=after_epoch, epochs_per_call=1)
+        history.net = MLP.from_params(net.sizes, best["params"], net.hidden, net.output)
+        self.validation_scores_ = history.test_acc[1:].tolist()
+        self.best_validation_score_ = float(best["score"])
+        return history
+
+    def _batch(self, n):
+        return n if self.batch_size is None else min(_checks.integer("batch_size", self.batch_size, low=1), n)
 
     def _set_history(self, history):
         self.history_ = history
@@ -157,6 +219,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         X = self._inputs(X)
         o = forward(self.net_, X)
         return np.hstack([1.0 - o, o]) if self.classes_.size == 2 else o
+
+    def predict_log_proba(self, X):
+        """log of `predict_proba`, computed from the logits (log-softmax; two classes:
+        (-softplus(z), -softplus(-z))), so it stays finite where the probabilities round to 0."""
+        z = self.decision_function(X)
+        if z.ndim == 1:
+            return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
+        return log_softmax(z, axis=1)
 
     def predict(self, X):
         """The class of the largest logit (two classes: ``classes_[1]`` where ``z > 0``)."""

@@ -9,6 +9,7 @@ import numpy as np
 from . import _checks
 from .nets import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .targets import SMOOTHING_VARIANTS
+from .training import OPTIMIZERS
 
 
 def _nonneg(name):
@@ -59,6 +60,10 @@ KEYS = {
     "epochs": (lambda v: _checks.integer("epochs", v, low=1), 1000),
     "seed": (_seed, 0),
     "hidden_weight": (_nonneg("hidden_weight"), 0.0),
+    "optimizer": (lambda v: _checks.choice("optimizer", v, OPTIMIZERS), "sgd"),
+    "betas": (lambda v: _checks.betas("betas", v), (0.9, 0.999)),
+    "eps": (lambda v: _checks.number("eps", v, low=0.0, low_open=True), 1e-8),
+    "nesterov": (lambda v: _checks.flag("nesterov", v), False),
 }
 NET_KEYS = ("sizes", "hidden", "output", "dtype")
 
@@ -93,7 +98,8 @@ class Grid:
     is the union of two grids (their runs one after the other, like scikit-learn's list of
     parameter grids), so settings of different kinds need not be crossed. Keys are the
     arguments of `gl.train` (smoothing, smoothing_variant, l2, l1, weight_decay,
-    confidence_penalty, lr, momentum, batch_size, epochs, seed, penalize_bias, hidden_weight) and of the net
+    confidence_penalty, lr, momentum, batch_size, epochs, seed, penalize_bias, hidden_weight,
+    optimizer, betas, eps, nesterov) and of the net
     (sizes, hidden, output, dtype) plus loss; a missing key takes gl.train's / gl.MLP's
     default. Each run's net is initialised from its ``seed``, which also orders its rows.
     """

@@ -446,6 +446,7 @@ class SweepResult:
         columns = {"run": np.arange(N)}
         columns.update({key: [s[key] for s in self.settings] for key in self.settings[0]})
         columns["sizes"] = [str(v) for v in columns["sizes"]]
+        columns["betas"] = [str(tuple(v)) for v in columns["betas"]]
         columns.update(zip(STAT_COLUMNS, last_stats.T))
         first_layers = self.plans[0].net.n_layers
         norms = {f"layer_norm_{l}": last_norms[:, l] for l in range(last_norms.shape[1])}

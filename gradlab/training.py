@@ -20,7 +20,11 @@ from . import _checks, _kernels
 from .nets import MLP
 from .targets import SMOOTHING_VARIANTS, smooth_labels
 
+OPTIMIZERS = ("sgd", "adam")
+
 CHUNK_ROWS = 1 << 20  # rows processed per kernel call; between calls: progress and Ctrl-C
+ONLINE_STEP_MIN_STEPS = 20_000  # a run alone takes the generated online step (`_kernels.fused`) from this
+#                                 many steps: compiling a new shape's step (1-3 s) must pay for itself
 MAX_RUNS_PER_BLOCK = 128  # runs one thread advances together; W4 (Iris 4-7-3, 256 runs, 1 thread):
 #                           16 -> 0.86 s, 32 -> 0.66 s, 64 -> 0.55 s, 128 -> 0.49 s CPU
 
@@ -108,7 +112,8 @@ class RunPlan:
     Xt: np.ndarray
     Tt: np.ndarray
     labels_t: np.ndarray
-    hyper: np.ndarray  # (lr, l2, l1, weight_decay, momentum) in the net's dtype, in which the kernels compute
+    hyper: np.ndarray  # (lr, l2, l1, weight_decay, momentum, nesterov, adam, beta1, beta2, eps) in the net's
+    #                    dtype, in which the kernels compute (`_kernels.N_HYPER`)
     beta: np.floating  # the confidence penalty, in the net's dtype
     penalized: np.ndarray
     batch: int
@@ -136,24 +141,34 @@ class RunPlan:
 def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0.0, l1=0.0,
              weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
              batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None, trace=None,
-             hidden_targets=None, hidden_weight=0.0, data_cache=None):
+             hidden_targets=None, hidden_weight=0.0, optimizer="sgd", betas=(0.9, 0.999), eps=1e-8,
+             nesterov=False, data_cache=None):
     """Validate the arguments of `train` (same names) and return a `RunPlan`. ``data_cache``:
     a dict shared by the plans of one sweep, so its data are checked once (`_data`)."""
     _checks.net(net)
     code = _checks.loss_code(loss, net.output)
     a = _checks.fraction("smoothing", smoothing)
     _checks.choice("smoothing_variant", smoothing_variant, SMOOTHING_VARIANTS)
+    optimizer = _checks.choice("optimizer", optimizer, OPTIMIZERS)
+    b1, b2 = _checks.betas("betas", betas)
+    nesterov = _checks.flag("nesterov", nesterov)
     hyper = np.array([_checks.number("lr", lr, low=0.0, low_open=True), _penalty("l2", l2),
                       _penalty("l1", l1), _penalty("weight_decay", weight_decay),
-                      _checks.number("momentum", momentum, 0.0, 1.0)])
+                      _checks.number("momentum", momentum, 0.0, 1.0), nesterov, optimizer == "adam", b1, b2,
+                      _checks.number("eps", eps, low=0.0, low_open=True)])
     penalize_bias = _checks.flag("penalize_bias", penalize_bias)
-    if hyper[4] >= 1.0:
+    if hyper[_kernels.MOMENTUM] >= 1.0:
         raise ValueError(f"momentum must be < 1; got {momentum}")
+    if nesterov and (optimizer != "sgd" or hyper[_kernels.MOMENTUM] == 0.0):
+        raise ValueError("nesterov=True needs optimizer='sgd' and momentum > 0")
+    if optimizer == "adam" and hyper[_kernels.MOMENTUM] != 0.0:
+        raise ValueError("momentum is SGD's; Adam's first-moment decay is betas[0] (give momentum=0)")
     beta = _penalty("confidence_penalty", confidence_penalty)
     if beta and net.output == "identity":
         raise ValueError("confidence_penalty needs a softmax or sigmoid output")
     _check_in_dtype(net.dtype, lr=hyper[0], l2=hyper[1], l1=hyper[2], weight_decay=hyper[3],
-                    momentum=hyper[4], confidence_penalty=beta)
+                    momentum=hyper[4], confidence_penalty=beta, **({"betas[0]": b1, "betas[1]": b2, "eps": hyper[9]}
+                                                                   if optimizer == "adam" else {}))
     X, T, labels = _data(net, X, y, loss, "X", "y", data_cache)
     n = X.shape[0]
     if a > 0:
@@ -178,7 +193,7 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
                     lr=hyper[0], momentum=hyper[4], batch_size=batch, epochs=epochs, seed=seed,
                     record_every=record_every, sizes=list(net.sizes), hidden=net.hidden,
                     output=net.output, dtype=np.dtype(net.dtype).name, trace=trace,
-                    hidden_weight=h_weight)
+                    hidden_weight=h_weight, optimizer=optimizer, betas=(b1, b2), eps=hyper[9], nesterov=nesterov)
     F = np.dtype(net.dtype).type  # the settings keep the values given; the kernels get them rounded
     return RunPlan(net, model, X, T, labels, Xt, Tt, labels_t, hyper.astype(F), F(beta), penalized, batch, epochs,
                    record_every, seed, traced, settings, (h_targets, F(h_weight)))
@@ -186,11 +201,12 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
 
 def _check_in_dtype(dtype, **values):
     """The kernels compute in the net's dtype: refuse a value that rounds to 0 or inf there
-    (momentum: to 1)."""
+    (momentum and betas: to 1)."""
     for name, v in values.items():
         with np.errstate(over="ignore"):
             c = float(np.asarray(v, dtype))
-        if (c == 0.0) != (v == 0.0) or not np.isfinite(c) or (name == "momentum" and c >= 1.0):
+        if (c == 0.0) != (v == 0.0) or not np.isfinite(c) or (name in ("momentum", "betas[0]", "betas[1]")
+                                                               and c >= 1.0):
             raise ValueError(f"{name} = {v!r} rounds to {c!r} in the net's dtype {np.dtype(dtype).name}, "
                              "in which training computes; use a float64 net or a value within its range")
 
@@ -244,7 +260,8 @@ def make_history(plan, stats, layer_norms, traces, params, n_written, diverged_a
 def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0.0, l1=0.0,
           weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
           batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None,
-          trace=None, progress=None, hidden_targets=None, hidden_weight=0.0):
+          trace=None, progress=None, hidden_targets=None, hidden_weight=0.0, optimizer="sgd", betas=(0.9, 0.999),
+          eps=1e-8, nesterov=False):
     """Train a copy of ``net`` on (X, y); returns a `History` whose ``net`` is the trained copy.
 
     ``y``: integer labels or an (n, K) target matrix. ``smoothing`` a is applied to the
@@ -271,14 +288,26 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
                     l1=l1, weight_decay=weight_decay, confidence_penalty=confidence_penalty,
                     penalize_bias=penalize_bias, lr=lr, momentum=momentum, batch_size=batch_size,
                     epochs=epochs, seed=seed, record_every=record_every, X_test=X_test, y_test=y_test,
-                    trace=trace, hidden_targets=hidden_targets, hidden_weight=hidden_weight)
+                    trace=trace, hidden_targets=hidden_targets, hidden_weight=hidden_weight, optimizer=optimizer,
+                    betas=betas, eps=eps, nesterov=nesterov)
+    return run_plan(plan, progress)
+
+
+def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None):
+    """Train ``plan`` (`plan_run`) as `train` does and return its `History`.
+
+    ``after_chunk(params, stats, n_written)``, called after each kernel call with the current
+    parameters and the records so far, stops training when it returns True (the history then
+    ends there); ``epochs_per_call`` sets how many epochs a call runs (default: about a
+    million rows). The optimizer's state carries over from call to call."""
+    net = plan.net
     n = plan.X.shape[0]
     total = plan.total_steps
     stats = np.full((plan.n_records, _kernels.N_STATS), np.nan)
     layer_norms = np.full((plan.n_records, net.n_layers), np.nan)
     traces = np.zeros((plan.n_records, n if plan.traced.size else 0, plan.traced.size), net.dtype)
     params = net.params.copy()
-    velocity = np.zeros_like(params)
+    velocity = np.zeros(2 * params.size, params.dtype)  # the optimizer's state: m, then Adam's v
     state = np.zeros(2, np.int64)  # records written, step that diverged (0: none)
     rng = np.random.default_rng(plan.seed)
     data = (plan.X, plan.T, plan.labels)
@@ -286,7 +315,14 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
 
     _kernels.record(params, *plan.model, *data, *test, plan.traced, 0, stats, layer_norms, traces)
     state[0] = 1
-    per_call = chunk_epochs(n)
+    per_call = epochs_per_call or chunk_epochs(n)
+    online = plan.total_steps >= ONLINE_STEP_MIN_STEPS and not plan.traced.size and _fits_online_step([plan])
+    if online:  # the generated online step, for one run: arrays as a block of one run (views)
+        step = _kernels.fused.step(*plan.model, net.dtype, 1)
+        one = lambda a: a.reshape(1, 1, *a.shape)
+        block = (params.reshape(1, -1, 1), *plan.model, plan.hyper.reshape(1, -1, 1), plan.X, one(plan.T),
+                 plan.labels, one(_kernels.pcg64_state(plan.seed)))
+        after = (plan.record_every, total, *test, one(stats), one(layer_norms), one(state))
     if progress is None:
         progress = sys.stderr.isatty() and total * plan.batch > 10 * CHUNK_ROWS
     progress = _checks.flag("progress", progress)
@@ -295,13 +331,16 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     try:
         for e0 in range(0, plan.epochs, per_call):
             ne = min(per_call, plan.epochs - e0)
-            order = epoch_orders(rng, n, plan.batch, ne).reshape(-1)
-            _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, *data,
-                                 order, plan.batch, ne, e0 * plan.steps_per_epoch, plan.record_every, total,
-                                 *test, plan.traced, stats, layer_norms, traces, state, plan.hidden_target)
+            if online:
+                _kernels.fused.train_online(step.address, *block, ne, e0 * plan.steps_per_epoch, *after)
+            else:
+                order = epoch_orders(rng, n, plan.batch, ne).reshape(-1)
+                _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, *data,
+                                     order, plan.batch, ne, e0 * plan.steps_per_epoch, plan.record_every, total,
+                                     *test, plan.traced, stats, layer_norms, traces, state, plan.hidden_target)
             if bar is not None:
                 bar.update(ne * plan.steps_per_epoch)
-            if state[1]:
+            if state[1] or (after_chunk is not None and after_chunk(params, stats, state[0])):
                 break
     except KeyboardInterrupt:
         interrupted = True
@@ -311,7 +350,7 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     diverged_at = int(state[1]) if state[1] else None
     if diverged_at is not None:
         warnings.warn(f"training diverged at step {diverged_at}: the error term, the parameters or the "
-                      "loss became NaN or inf; the history up to there is kept", RuntimeWarning, stacklevel=2)
+                      "loss became NaN or inf; the history up to there is kept", RuntimeWarning, stacklevel=3)
     return make_history(plan, stats, layer_norms, traces, params, state[0], diverged_at, interrupted)
 
 
@@ -345,6 +384,15 @@ def _rng_states(seeds):
     return states
 
 
+def _fits_online_step(plans):
+    """Whether these runs can take the generated online step (`_kernels.fused.applies`)."""
+    first = plans[0]
+    return (first.X.dtype == first.T.dtype == first.net.params.dtype  # the step reads them as one dtype
+            and _kernels.fused.applies(first.net.sizes, first.batch, np.stack([p.hyper for p in plans]),
+                                       [p.beta for p in plans], [p.hidden_target[1] for p in plans],
+                                       np.stack([p.net.params for p in plans])))
+
+
 def train_block(plans, runs_per_block=None, fused=None):
     """Train runs that share a shape (sizes, activations, loss, dtype, batch size, epochs)
     together: `_kernels.train_runs` advances blocks of ``runs_per_block`` runs (run index
@@ -359,10 +407,7 @@ def train_block(plans, runs_per_block=None, fused=None):
     """
     first = plans[0]
     R, L = len(plans), first.net.n_layers
-    hypers = np.stack([p.hyper for p in plans])
-    fits = (first.X.dtype == first.T.dtype == first.net.params.dtype  # the step reads them as one dtype
-            and _kernels.fused.applies(first.net.sizes, first.batch, hypers, [p.beta for p in plans],
-                                       [p.hidden_target[1] for p in plans], np.stack([p.net.params for p in plans])))
+    fits = _fits_online_step(plans)
     if fused and not fits:
         raise ValueError("fused=True: these runs do not fit the generated online step (see fused.applies)")
     fused = fits if fused is None else fused
@@ -382,7 +427,7 @@ def train_block(plans, runs_per_block=None, fused=None):
         return np.ascontiguousarray(np.moveaxis(a, 1, -1) if inner_runs else a)
 
     W = blocked([p.net.params for p in plans])
-    velocity = np.zeros_like(W)
+    velocity = np.zeros((NB, 2 * W.shape[1], RB), W.dtype)
     penalized = blocked([p.penalized for p in plans])
     hyper = blocked([p.hyper for p in plans])
     beta = blocked([p.beta for p in plans])
@@ -400,7 +445,7 @@ def train_block(plans, runs_per_block=None, fused=None):
     if fused:
         step = _kernels.fused.step(*first.model, first.net.dtype, RB)
         _kernels.fused.train_online(step.address, W, *first.model, hyper, first.X, T, first.labels, rng, first.epochs,
-                                    first.record_every, first.total_steps, *test, stats, layer_norms, state)
+                                    0, first.record_every, first.total_steps, *test, stats, layer_norms, state)
     else:
         _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, rng,
                             first.batch, first.epochs, 0, first.record_every, first.total_steps,

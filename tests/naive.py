@@ -290,7 +290,8 @@ def sweep_final(res):
     rows = []
     for k, s in enumerate(res.settings):
         h = res.run(k)
-        row = {"run": k, **{key: (str(v) if key == "sizes" else v) for key, v in s.items()}}
+        row = {"run": k, **{key: (str(v) if key == "sizes" else str(tuple(v)) if key == "betas" else v)
+                             for key, v in s.items()}}
         for c in STAT_COLUMNS:
             row[c] = getattr(h, c)[-1]
         for l in range(h.layer_norms.shape[1]):

@@ -177,6 +177,11 @@ def test_train_bad_csv_files(name, tmp_path, capsys):
     (["iris", "--lr", "nan"], 2, "argument --lr: must be finite"),
     (["iris", "--l2", "-1"], 2, "argument --l2: must be >= 0"),
     (["iris", "--momentum", "1"], 2, "argument --momentum: must be < 1"),
+    (["iris", "--nesterov"], 2, "--nesterov needs --optimizer sgd and --momentum > 0"),
+    (["iris", "--optimizer", "adam", "--momentum", "0.9"], 2, "--momentum is SGD's"),
+    (["iris", "--optimizer", "rmsprop"], 2, "argument --optimizer: invalid choice"),
+    (["iris", "--optimizer", "adam", "--betas", "0.9", "1"], 2, "argument --betas: must be < 1"),
+    (["iris", "--optimizer", "adam", "--eps", "0"], 2, "argument --eps: must be > 0"),
     (["iris", "--epochs", "2.5"], 2, "argument --epochs: expected an integer; got '2.5'"),
     (["iris", "--batch-size", "0"], 2, "argument --batch-size: must be >= 1"),
     (["iris", "--hidden", "0"], 2, "argument --hidden: must be >= 1"),
@@ -190,6 +195,14 @@ def test_train_bad_csv_files(name, tmp_path, capsys):
 ])
 def test_train_bad_option_values(args, status, phrase, capsys):
     assert_one_line_error(run_main(["train", *args], capsys), status, phrase)
+
+
+def test_train_with_adam_and_nesterov(capsys):
+    code, out, err = run_main(["train", "iris", "--optimizer", "adam", "--lr", "0.01", "--betas", "0.8", "0.99",
+                               "--batch-size", "16", "--epochs", "20"], capsys)
+    assert code == 0 and "adam (betas 0.8 0.99, eps 1e-08)" in out
+    code, out, err = run_main(["train", "iris", "--momentum", "0.9", "--nesterov", "--epochs", "5"], capsys)
+    assert code == 0 and "nesterov momentum 0.9" in out
 
 
 def test_train_refuses_outputs_it_cannot_write(tmp_path, capsys):

@@ -185,6 +185,9 @@ def test_partial_fit(iris):
     ("dtype", "int32", TypeError, "dtype"),
     ("random_state", -2, ValueError, "random_state"),
     ("momentum", 1.0, ValueError, "momentum"),
+    ("solver", "lbfgs", ValueError, "solver"),
+    ("beta_2", 1.0, ValueError, "betas"),
+    ("epsilon", 0.0, ValueError, "eps"),
 ])
 def test_bad_parameters_fail_at_fit_naming_the_parameter(iris, param, value, error, match):
     X, y = iris
@@ -205,3 +208,74 @@ def test_import_gradlab_does_not_need_sklearn():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "needs scikit-learn" in done.stdout
+
+
+# ---------------------------------------------------------------- solvers, early stopping, log-probabilities
+
+
+def test_adam_and_nesterov_solvers_are_gl_train(iris):
+    X, y = iris
+    net = gl.MLP([4, 6, 3], hidden="tanh", output="softmax", seed=3)
+    adam = gl.MLPClassifier(hidden=(6,), solver="adam", lr=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-7,
+                            weight_decay=1e-3, batch_size=16, epochs=10, random_state=3).fit(X, y)
+    hist = gl.train(net, X, y, optimizer="adam", lr=0.01, betas=(0.8, 0.99), eps=1e-7, weight_decay=1e-3,
+                    batch_size=16, epochs=10, seed=3)
+    np.testing.assert_array_equal(adam.net_.params, hist.net.params)
+    nag = gl.MLPClassifier(hidden=(6,), momentum=0.9, nesterovs_momentum=True, lr=0.01, batch_size=16, epochs=10,
+                           random_state=3).fit(X, y)
+    hist = gl.train(net, X, y, momentum=0.9, nesterov=True, lr=0.01, batch_size=16, epochs=10, seed=3)
+    np.testing.assert_array_equal(nag.net_.params, hist.net.params)
+    assert adam.validation_scores_ is None and adam.best_validation_score_ is None
+
+
+def test_early_stopping_follows_scikit_learns_rule_and_keeps_the_best_epoch(iris):
+    X, y = iris
+    kw = dict(hidden=(6,), lr=0.05, batch_size=8, epochs=300, random_state=1, early_stopping=True,
+              validation_fraction=0.2, n_iter_no_change=5, tol=1e-4)
+    clf = gl.MLPClassifier(**kw).fit(X, y)
+    scores = np.array(clf.validation_scores_)
+    assert clf.n_iter_ == len(scores) < 300  # Iris's validation accuracy stops rising long before 300 epochs
+    # scikit-learn's rule, replayed: stop after more than n_iter_no_change epochs without a gain of tol
+    best, bad = -np.inf, 0
+    for e, score in enumerate(scores, 1):
+        bad = bad + 1 if score < best + 1e-4 else 0
+        best = max(best, score)
+        if bad > 5:
+            break
+    assert e == clf.n_iter_ and clf.best_validation_score_ == scores.max()
+    # the kept net is the first epoch that reached the best score: train that many epochs on the same rows
+    Xtr, Xval, ytr, yval = gl.datasets.train_test_split(X, y, test_size=0.2, seed=1, stratify=True)
+    best_epoch = int(np.argmax(scores)) + 1
+    net = gl.MLP([4, 6, 3], seed=1)
+    hist = gl.train(net, Xtr, ytr, lr=0.05, batch_size=8, epochs=best_epoch, seed=1)
+    np.testing.assert_array_equal(clf.net_.params, hist.net.params)
+    assert clf.score(Xval, yval) == clf.best_validation_score_
+    # without early stopping every epoch runs
+    assert gl.MLPClassifier(**{**kw, "early_stopping": False, "epochs": 20}).fit(X, y).n_iter_ == 20
+
+
+@pytest.mark.parametrize("param,value,error,match", [
+    ("validation_fraction", 0.0, ValueError, "validation_fraction"),
+    ("validation_fraction", 1.0, ValueError, "validation_fraction"),
+    ("n_iter_no_change", 0, ValueError, "n_iter_no_change"),
+    ("tol", -1.0, ValueError, "tol"),
+    ("early_stopping", "yes", TypeError, "early_stopping"),
+])
+def test_bad_early_stopping_parameters(iris, param, value, error, match):
+    X, y = iris
+    clf = gl.MLPClassifier(**{"epochs": 2, "early_stopping": True, param: value})
+    with pytest.raises(error, match=match):
+        clf.fit(X, y)
+    assert not hasattr(clf, "classes_")
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_predict_log_proba_is_the_log_of_predict_proba_and_stays_finite(iris, binary):
+    X, y = iris
+    y = (y == 0).astype(int) if binary else y
+    clf = gl.MLPClassifier(hidden=(5,), activation="identity", lr=0.01, epochs=5, random_state=0).fit(X, y)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(clf.predict_proba(X)), rtol=1e-12, atol=0)
+    far = X * 1e4  # logits of 1e4 and more: probabilities underflow; their logs stay exact and finite
+    logp = clf.predict_log_proba(far)
+    assert np.isfinite(logp).all() and logp.min() < -1000  # below log of the smallest double
+    np.testing.assert_allclose(np.logaddexp.reduce(logp, axis=1), 0.0, atol=1e-12)

@@ -412,30 +412,67 @@ def _dot(a, b, m):
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-@_jit_inline
-def _sgd_update(params, new, grad_sum, scale, velocity, penalized, hyper):
-    """One SGD step from the mean data gradient ``scale * grad_sum``, written into ``new``
-    (``params`` is left as it was); returns whether every new value is finite.
+# Hyper-parameters of a run, in this order, in the parameters' dtype (`hyper` arrays).
+LR, L2, L1, WEIGHT_DECAY, MOMENTUM, NESTEROV, ADAM, BETA1, BETA2, EPS = range(10)
+N_HYPER = 10
 
-    hyper = (lr, l2, l1, weight_decay, momentum) in params' dtype; penalized[p] is 1 where penalties apply:
-    g = scale grad_sum + penalized (l2 w + l1 sign(w));  v = momentum v + g;
-    w <- w - lr v - lr weight_decay penalized w   (decay decoupled from the gradient).
+
+@_jit_inline
+def _adam_constants(hyper, t, F):
+    """Adam's constants for step t (1 for the first): (1 - b1, b2, 1 - b2, eps, lr / c1, c2)
+    with c1 = 1 - b1^t, c2 = sqrt(1 - b2^t) computed in float64 (as PyTorch does, in Python
+    floats) and rounded to the parameters' dtype F. All zeros when the run is not Adam."""
+    if hyper[ADAM] == 0.0:
+        return (F(0.0), F(0.0), F(0.0), F(0.0), F(0.0), F(0.0))
+    b1, b2 = hyper[BETA1], hyper[BETA2]
+    c1 = F(1.0 - float(b1) ** float(t))
+    return (F(1.0) - b1, b2, F(1.0) - b2, hyper[EPS], hyper[LR] / c1, F(math.sqrt(1.0 - float(b2) ** float(t))))
+
+
+@_jit_inline
+def _updated(w, g, m, v, pen, lr, l2, l1, wd, mom, nesterov, adam):
+    """One parameter's step from its mean data gradient g: returns (new w, new m, new v).
+
+    g += pen (l2 w + l1 sign(w))   (pen = 1 where penalties and decay apply, else 0)
+    SGD:  m = mom m + g (when mom > 0);  d = g + mom m (Nesterov) or m;  w - lr d - lr wd pen w
+    Adam: m += (1 - b1)(g - m);  v = b2 v + (1 - b2) g^2;
+          w - lr wd pen w - (lr / c1) m / (sqrt(v) / c2 + eps), with ``adam`` = `_adam_constants`
+    (weight decay is decoupled from the gradient: AdamW's with Adam).
     """
-    lr, l2, l1, wd, momentum = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
-    scale = params.dtype.type(scale)
+    g = g + pen * (l2 * w + l1 * np.sign(w))
+    one_b1, b2, one_b2, eps, step_size, c2 = adam
+    if step_size != 0.0:
+        m = m + one_b1 * (g - m)
+        v = b2 * v + one_b2 * g * g
+        return w - lr * wd * pen * w - step_size * (m / (np.sqrt(v) / c2 + eps)), m, v
+    if mom != 0.0:
+        m = mom * m + g
+        g = g + mom * m if nesterov else m
+    return w - lr * g - lr * wd * pen * w, m, v
+
+
+@_jit_inline
+def _sgd_update(params, new, grad_sum, scale, velocity, penalized, hyper, t):
+    """Step ``t`` (1 for the first) from the mean data gradient ``scale * grad_sum``, written
+    into ``new`` (``params`` is left as it was); returns whether every new value is finite.
+    ``velocity`` (2P): the optimizer's state, m then v (`_updated`); hyper: see N_HYPER."""
+    F = params.dtype.type
+    P = params.shape[0]
+    scale = F(scale)
+    adam = _adam_constants(hyper, t, F)
+    lr, l2, l1, wd, mom = hyper[LR], hyper[L2], hyper[L1], hyper[WEIGHT_DECAY], hyper[MOMENTUM]
     bad = False
-    if momentum != 0.0:
-        for p in range(params.shape[0]):
-            w = params[p]
-            g = scale * grad_sum[p] + penalized[p] * (l2 * w + l1 * np.sign(w))
-            velocity[p] = momentum * velocity[p] + g
-            new[p] = w - lr * velocity[p] - lr * wd * penalized[p] * w
+    if hyper[ADAM] != 0.0 or mom != 0.0:
+        nesterov = hyper[NESTEROV] != 0.0
+        for p in range(P):
+            new[p], velocity[p], velocity[P + p] = _updated(params[p], scale * grad_sum[p], velocity[p],
+                                                            velocity[P + p], penalized[p], lr, l2, l1, wd, mom,
+                                                            nesterov, adam)
             bad |= not np.isfinite(new[p])
     else:
-        for p in range(params.shape[0]):
-            w = params[p]
-            g = scale * grad_sum[p] + penalized[p] * (l2 * w + l1 * np.sign(w))
-            new[p] = w - lr * g - lr * wd * penalized[p] * w
+        for p in range(P):
+            new[p] = _updated(params[p], scale * grad_sum[p], F(0.0), F(0.0), penalized[p], lr, l2, l1, wd, mom,
+                              False, adam)[0]
             bad |= not np.isfinite(new[p])
     return not bad
 

@@ -28,7 +28,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from .blocks import CE, IDENTITY, MSE, RELU, SIGMOID, SOFTMAX, TANH
+from .blocks import ADAM, CE, IDENTITY, L2, MSE, RELU, SIGMOID, SOFTMAX, TANH
 from .runs import _any, _copy_to_caller, _draw_orders, _record_runs, _stop_failed_runs
 
 WIDTHS = (16, 32, 64)  # runs per block: 8 does not vectorise; W4 ran 5-10% faster with 64 than
@@ -41,11 +41,11 @@ _ACT_NAMES = {IDENTITY: "identity", TANH: "tanh", RELU: "relu", SIGMOID: "sigmoi
 
 def applies(sizes, batch, hyper, beta, hidden_weight, params):
     """Whether a block of runs can take the generated kernel: online SGD (one row per step)
-    with no momentum, penalties, weight decay, confidence penalty or hidden targets, at most
+    with no momentum, Adam, penalties, weight decay, confidence penalty or hidden targets, at most
     MAX_PARAMS parameters, and no initial parameter equal to -0.0 (see `step_source`).
-    hyper (runs, 5), beta and hidden_weight (runs,), params (runs, P)."""
+    hyper (runs, N_HYPER), beta and hidden_weight (runs,), params (runs, P)."""
     n_params = sum(int(a) * int(b) + int(b) for a, b in zip(sizes[:-1], sizes[1:]))
-    return (batch == 1 and n_params <= MAX_PARAMS and not hyper[:, 1:].any() and not any(beta)
+    return (batch == 1 and n_params <= MAX_PARAMS and not hyper[:, L2:ADAM + 1].any() and not any(beta)
             and not any(hidden_weight) and not (np.signbit(params) & (params == 0)).any())
 
 
@@ -172,8 +172,8 @@ def step(sizes, hidden, output, loss, dtype, R):
     ``address``), written and compiled on first use, then loaded from numba's cache."""
     sizes = tuple(int(s) for s in sizes)
     dtype = np.dtype(dtype).name
-    if R not in WIDTHS:
-        raise ValueError(f"runs per block must be one of {WIDTHS}; got {R}")
+    if R not in WIDTHS and R != 1:
+        raise ValueError(f"runs per block must be 1 (a run alone) or one of {WIDTHS}; got {R}")
     key = (sizes, hidden, output, loss, dtype, R)
     if key in _loaded:
         return _loaded[key]
@@ -213,11 +213,11 @@ def _call_step(typingctx, address, W, new, xg, tg, lr, ok):
 
 
 @njit(cache=True, error_model="numpy")
-def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, record_every,
-                        total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
+def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, step0,
+                        record_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
     """`_train_runs_block` (runs.py) for one block of online runs, with the generated step at
     address ``step`` in place of `_forward_runs` .. `_sgd_update_runs`: the same records,
-    divergence handling and row orders."""
+    divergence handling and row orders; ``step0`` steps were made by earlier calls."""
     RB = W.shape[1]
     n = X.shape[0]
     d = sizes[0]
@@ -236,7 +236,7 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
     _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
                  False)
     in_spare = False  # whether W is currently the spare buffer (new and W swap every step)
-    step_no = 0
+    step_no = step0
     alive = True
     for e in range(n_epochs):
         _draw_orders(rng, live, perm, order, n > 1)
@@ -265,7 +265,7 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def train_online(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, record_every,
+def train_online(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, step0, record_every,
                  total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
     """`_train_online_block` over blocks of runs, one block per prange iteration; arrays are
     indexed by block first, as for `runs.train_runs` (W (NB, P, R), T (NB, R, n, K), ...), with
@@ -273,7 +273,7 @@ def train_online(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng,
     step (`step(...).address`)."""
     for b in prange(W.shape[0]):
         _train_online_block(step, W[b], sizes, hidden, output, loss, hyper[b], X, T[b], labels, rng[b], n_epochs,
-                            record_every, total_steps, Xt, Tt, labels_t, stats[b], layer_norms[b], state[b])
+                            step0, record_every, total_steps, Xt, Tt, labels_t, stats[b], layer_norms[b], state[b])
 
 
 def folder_name(digest):

@@ -5,8 +5,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .blocks import (CE, IDENTITY, MSE, NARROW, SOFTMAX, _activate, _activation_slope, _exp, _jit, _jit_inline,
-                     _output_offset, _softplus)
+from .blocks import (ADAM, CE, IDENTITY, L1, L2, LR, MOMENTUM, MSE, NARROW, NESTEROV, SOFTMAX, WEIGHT_DECAY,
+                     _activate, _activation_slope, _adam_constants, _exp, _jit, _jit_inline, _output_offset,
+                     _softplus, _updated)
 from .rng import permutation
 from .training import LOGIT_GAP, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC, TRAIN_LOSS, WEIGHT_NORM
 
@@ -261,36 +262,35 @@ def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, weight, use
 
 
 @_jit_inline
-def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, any_momentum, any_penalty, ok):
-    """`_sgd_update` for a block of runs: hyper (5, RB) per run, of W's dtype; ok[r] &= all new
-    values of run r are finite.
+def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, t, C, stateful, any_penalty, ok):
+    """`_sgd_update` for a block of runs: hyper (N_HYPER, RB) and velocity (2P, RB) per run,
+    of W's dtype; C (6, RB) scratch for `_adam_constants`; ``stateful``: a run of the block has
+    momentum or Adam. ok[r] &= all new values of run r are finite.
 
     Without penalties or decay in the block (l2 = l1 = weight_decay = 0 for every run) the
     update is w - lr scale g: the same bits, since the penalty terms are then signed zeros
     added to values that are never -0.0 (gradients are sums started at +0.0, and parameters
     start at +0.0 or non-zero, and x - x is +0.0)."""
-    RB = W.shape[1]
-    lr = hyper[0]
-    l2 = hyper[1]
-    l1 = hyper[2]
-    wd = hyper[3]
-    momentum = hyper[4]
-    scale = W.dtype.type(scale)
-    for p in range(W.shape[0]):
-        if any_momentum:
+    P, RB = W.shape
+    F = W.dtype.type
+    lr, l2, l1, wd, mom = hyper[LR], hyper[L2], hyper[L1], hyper[WEIGHT_DECAY], hyper[MOMENTUM]
+    nesterov = hyper[NESTEROV]
+    scale = F(scale)
+    if stateful:
+        for r in range(RB):
+            c = _adam_constants(hyper[:, r], t, F)
+            for q in range(6):
+                C[q, r] = c[q]
+    for p in range(P):
+        if stateful:
             for r in range(RB):
-                w = W[p, r]
-                g = scale * G[p, r] + penalized[p, r] * (l2[r] * w + l1[r] * np.sign(w))
-                if momentum[r] != 0.0:
-                    velocity[p, r] = momentum[r] * velocity[p, r] + g
-                    new[p, r] = w - lr[r] * velocity[p, r] - lr[r] * wd[r] * penalized[p, r] * w
-                else:
-                    new[p, r] = w - lr[r] * g - lr[r] * wd[r] * penalized[p, r] * w
+                new[p, r], velocity[p, r], velocity[P + p, r] = _updated(
+                    W[p, r], scale * G[p, r], velocity[p, r], velocity[P + p, r], penalized[p, r], lr[r], l2[r],
+                    l1[r], wd[r], mom[r], nesterov[r] != 0.0, (C[0, r], C[1, r], C[2, r], C[3, r], C[4, r], C[5, r]))
         elif any_penalty:
             for r in range(RB):
-                w = W[p, r]
-                g = scale * G[p, r] + penalized[p, r] * (l2[r] * w + l1[r] * np.sign(w))
-                new[p, r] = w - lr[r] * g - lr[r] * wd[r] * penalized[p, r] * w
+                new[p, r] = _updated(W[p, r], scale * G[p, r], F(0.0), F(0.0), penalized[p, r], lr[r], l2[r], l1[r],
+                                     wd[r], F(0.0), False, (F(0.0), F(0.0), F(0.0), F(0.0), F(0.0), F(0.0)))[0]
         else:
             for r in range(RB):
                 new[p, r] = W[p, r] - lr[r] * (scale * G[p, r])
@@ -533,8 +533,9 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     perm = np.empty(n, np.int64)
     order = np.zeros((n, RB), np.int64)  # this epoch's rows, order[j, r] for run r (0 for stopped runs)
     live = np.empty(RB, np.bool_)
-    any_momentum = False
+    stateful = False
     any_penalty = False
+    C = np.zeros((6, RB), W.dtype)
     use_extra = False
     for r in range(RB):
         use_extra |= h_weight[r] != 0.0
@@ -544,8 +545,8 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
     alive = True
     for r in range(RB):
         live[r] = state[r, 1] == 0
-        any_momentum |= hyper[4, r] != 0.0
-        any_penalty |= hyper[1, r] != 0.0 or hyper[2, r] != 0.0 or hyper[3, r] != 0.0
+        stateful |= hyper[MOMENTUM, r] != 0.0 or hyper[ADAM, r] != 0.0
+        any_penalty |= hyper[L2, r] != 0.0 or hyper[L1, r] != 0.0 or hyper[WEIGHT_DECAY, r] != 0.0
     if step0 == 0:  # record 0: the initial nets, as `train` records them before its first step
         for r in range(RB):
             ok[r] = live[r] and state[r, 0] == 0
@@ -578,7 +579,7 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
                             extra[i * B + j, r] = h_weight[r] * (
                                 A[a0 + i * B + j, r] - h_targets[labels[order[pos + j, r]], i])
             _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, h_weight, use_extra)
-            _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, any_momentum, any_penalty, ok)
+            _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, step + 1, C, stateful, any_penalty, ok)
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
                              state, ok, True)

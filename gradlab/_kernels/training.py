@@ -121,8 +121,9 @@ def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, 
 def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
                 order, batch, n_epochs, step0, record_every, total_steps,
                 Xt, Tt, labels_t, traced, stats, layer_norms, traces, state, hidden_target):
-    """Run ``n_epochs`` epochs of mini-batch SGD on ``params`` / ``velocity`` in place
-    (`_sgd_update`; ``penalized`` marks the parameters that penalties and decay act on).
+    """Run ``n_epochs`` epochs of mini-batch SGD or Adam on ``params`` and the optimizer
+    state ``velocity`` (2P) in place (`_sgd_update`; ``penalized`` marks the parameters that
+    penalties and decay act on).
     ``hidden_target`` = (targets (classes, H), weight): weight > 0 adds
     weight/2 ||a_L(x_n) - targets[y_n]||^2 to each row's loss (`_hidden_target_block`).
 
@@ -164,7 +165,7 @@ def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, 
                 if use_extra:
                     _hidden_target_block(A, sizes, B, rows, labels, h_targets, h_weight, extra)
                 _backward_block(cur, sizes, hidden, A, B, D, D2, DT, False, no_G, grad, extra, use_extra)
-                finite = _sgd_update(cur, nxt, grad, 1.0 / B, velocity, penalized, hyper)
+                finite = _sgd_update(cur, nxt, grad, 1.0 / B, velocity, penalized, hyper, step + 1)
             if finite:
                 cur, nxt = nxt, cur
                 in_spare = not in_spare
