@@ -25,6 +25,7 @@ OPTIMIZERS = ("sgd", "adam")
 CHUNK_ROWS = 1 << 20  # rows processed per kernel call; between calls: progress and Ctrl-C
 ONLINE_STEP_MIN_STEPS = 20_000  # a run alone takes the generated online step (`_kernels.fused`) from this
 #                                 many steps: compiling a new shape's step (1-3 s) must pay for itself
+WIDE_BYTES = 1 << 14  # nets of at least this many bytes of float64 parameters train run by run (`_alone`)
 MAX_RUNS_PER_BLOCK = 128  # runs one thread advances together; W4 (Iris 4-7-3, 256 runs, 1 thread):
 #                           16 -> 0.86 s, 32 -> 0.66 s, 64 -> 0.55 s, 128 -> 0.49 s CPU
 
@@ -411,6 +412,8 @@ def train_block(plans, runs_per_block=None, fused=None):
     if fused and not fits:
         raise ValueError("fused=True: these runs do not fit the generated online step (see fused.applies)")
     fused = fits if fused is None else fused
+    if not fused and runs_per_block is None and _alone(first):
+        return _train_each(plans)
     if fused:
         import numba
         RB = _kernels.fused.block_width(R, numba.get_num_threads())
@@ -453,3 +456,30 @@ def train_block(plans, runs_per_block=None, fused=None):
     unblock = lambda a: a.reshape(NB * RB, *a.shape[2:])[:R]
     return dict(params=unblock(np.moveaxis(W, -1, 1)), stats=unblock(stats), layer_norms=unblock(layer_norms),
                 n_written=unblock(state)[:, 0].copy(), diverged_at=unblock(state)[:, 1].copy())
+
+
+def _alone(plan):
+    """Whether `train_block` trains each run by itself (`_train_each`): nets whose layers are
+    too wide for the run-innermost blocks of `train_runs` to stay in cache."""
+    return plan.net.n_params * 8 >= WIDE_BYTES
+
+
+def _train_each(plans):
+    """`train_block` by `_kernels.train_each`: every run by `train`'s own kernels, one run per thread."""
+    first = plans[0]
+    stack = lambda rows: np.ascontiguousarray(np.stack(rows))
+    W = stack([p.net.params for p in plans])
+    R = W.shape[0]
+    stats = np.full((R, first.n_records, _kernels.N_STATS), np.nan)
+    layer_norms = np.full((R, first.n_records, first.net.n_layers), np.nan)
+    state = np.zeros((R, 2), np.int64)
+    targets = first.hidden_target[0]
+    if any(p.hidden_target[0] is not targets and not np.array_equal(p.hidden_target[0], targets) for p in plans):
+        raise ValueError("runs trained together must share their hidden_targets")
+    _kernels.train_each(W, np.zeros((R, 2 * W.shape[1]), W.dtype), stack([p.penalized for p in plans]), *first.model,
+                        stack([p.beta for p in plans]), stack([p.hyper for p in plans]), first.X,
+                        stack([p.T for p in plans]), first.labels, stack(_rng_states([p.seed for p in plans])),
+                        first.batch, first.epochs, first.record_every, first.total_steps, first.Xt, first.Tt,
+                        first.labels_t, stats, layer_norms, state, (targets, stack([p.hidden_target[1] for p in plans])))
+    return dict(params=W, stats=stats, layer_norms=layer_norms, n_written=state[:, 0].copy(),
+                diverged_at=state[:, 1].copy())

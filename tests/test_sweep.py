@@ -577,3 +577,23 @@ def test_cli_sweep(tmp_path):
         assert bad.returncode != 0
         lines = bad.stderr.strip().splitlines()
         assert len(lines) == 1 and words in lines[0] and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_wide_nets_train_run_by_run_as_train_does(iris_split, dtype):
+    """Nets of WIDE_BYTES or more train each run by `train`'s own kernels (`_train_each`): the
+    same results as gl.train and as the run-innermost kernel, bit for bit, with a hidden
+    layer wide enough, penalties, momentum and records on the way."""
+    settings = dict(smoothing=[0.0, 0.2], seed=[0, 3], sizes=[[4, 260, 3]], epochs=[3], batch_size=[16],
+                    lr=[0.05], l2=[1e-3], momentum=[0.5], dtype=[dtype])
+    grid = gl.Grid(**settings)
+    plan = sweep_mod._plan(list(grid)[0], iris_split, 7)
+    assert training._alone(plan)
+    res = gl.sweep(grid, iris_split, record_every=7)
+    for k, s in enumerate(res.settings):
+        _same_history(res.run(k), _train_alone(s, iris_split, 7))
+    plans = [sweep_mod._plan(s, iris_split, 7) for s in grid]
+    a = training.train_block(plans)
+    b = training.train_block(plans, runs_per_block=8, fused=False)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)

@@ -82,4 +82,4 @@ from . import fused  # noqa: E402,F401
 from .rng import pcg64_state  # noqa: E402,F401
 from .runs import train_runs  # noqa: E402,F401
 from .training import (LOGIT_GAP, N_STATS, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC,  # noqa: E402,F401
-                       TRAIN_LOSS, WEIGHT_NORM, record, train_chunk)
+                       TRAIN_LOSS, WEIGHT_NORM, record, train_chunk, train_each)

@@ -3,9 +3,11 @@ schedule (`record`). Layouts as in `blocks`."""
 import math
 
 import numpy as np
+from numba import njit, prange
 
 from .blocks import (CE, IDENTITY, ROW_BLOCK, SOFTMAX, _backward_block, _error_term_block, _forward_block,
                      _forward_rows, _jit, _jit_inline, _loss_block, _output_offset, _sgd_update, _workspace)
+from .rng import permutation
 
 
 # ---------------------------------------------------------------- training
@@ -187,3 +189,29 @@ def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, 
             break
     if in_spare:
         params[:] = cur
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def train_each(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels, rng, batch, n_epochs,
+               record_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state, hidden_target):
+    """`train` of each run r, one run per prange iteration, by `record` and `train_chunk`
+    themselves (so each run's results are `train`'s, bit for bit): arrays indexed by run first
+    (W (R, P), T (R, n, K), rng (R, 6), stats (R, records, N_STATS), state (R, 2), ...); each
+    epoch's row order drawn from rng[r] as `train_runs` draws it."""
+    n = X.shape[0]
+    steps_per_epoch = (n + batch - 1) // batch
+    for r in prange(W.shape[0]):
+        traced = np.empty(0, np.int64)
+        traces = np.empty((0, 0, 0), W.dtype)
+        record(W[r], sizes, hidden, output, loss, X, T[r], labels, Xt, Tt, labels_t, traced, 0, stats[r],
+               layer_norms[r], traces)
+        state[r, 0] = 1
+        order = np.arange(n)
+        for e in range(n_epochs):
+            if batch < n:
+                permutation(rng[r], order)
+            train_chunk(W[r], velocity[r], penalized[r], sizes, hidden, output, loss, beta[r], hyper[r], X, T[r],
+                        labels, order, batch, 1, e * steps_per_epoch, record_every, total_steps, Xt, Tt, labels_t,
+                        traced, stats[r], layer_norms[r], traces, state[r], (hidden_target[0], hidden_target[1][r]))
+            if state[r, 1] != 0:
+                break
