@@ -579,7 +579,7 @@ def test_cli_sweep(tmp_path):
         assert len(lines) == 1 and words in lines[0] and "Traceback" not in bad.stderr
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])  # a second compile
 def test_wide_nets_train_run_by_run_as_train_does(iris_split, dtype):
     """Nets of WIDE_BYTES or more train each run by `train`'s own kernels (`_train_each`): the
     same results as gl.train and as the run-innermost kernel, bit for bit, with a hidden
