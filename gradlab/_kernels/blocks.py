@@ -22,6 +22,7 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 # error_model="numpy": a float division by zero gives inf/nan instead of a Python-style
@@ -240,33 +241,98 @@ def _activation_slope(code, a):
     return F(1.0)
 
 
-@_jit_inline
-def _accumulate_rows(z, w, w0, w_stride, V, v0, B, m):
-    """z[j] += sum_{i < m} w[w0 + i w_stride] V[v0 + i B + j] for j < B, adding the terms in
-    order of i.
+TILE_ROWS, TILE_VECTORS = 4, 2  # `_tile`: 4 broadcast rows by 2 AVX2 vectors (8 float64, 16 float32)
 
-    Four terms are added per pass over z (unroll-and-jam), so z is loaded and stored a
-    quarter as often; each z[j] still sees the same additions in the same order.
-    """
-    i = 0
-    while i + 4 <= m:
-        w_a = w[w0 + i * w_stride]
-        w_b = w[w0 + (i + 1) * w_stride]
-        w_c = w[w0 + (i + 2) * w_stride]
-        w_d = w[w0 + (i + 3) * w_stride]
-        v_a = V[v0 + i * B:v0 + (i + 1) * B]
-        v_b = V[v0 + (i + 1) * B:v0 + (i + 2) * B]
-        v_c = V[v0 + (i + 2) * B:v0 + (i + 3) * B]
-        v_d = V[v0 + (i + 3) * B:v0 + (i + 4) * B]
-        for j in range(B):
-            z[j] = (((z[j] + w_a * v_a[j]) + w_b * v_b[j]) + w_c * v_c[j]) + w_d * v_d[j]
-        i += 4
-    while i < m:
-        w_a = w[w0 + i * w_stride]
-        v_a = V[v0 + i * B:v0 + (i + 1) * B]
-        for j in range(B):
-            z[j] += w_a * v_a[j]
-        i += 1
+
+def _tile_codegen(masked):
+    """`_tile` (``masked`` False) and `_tile_masked`: one register block of `_gemm_acc`, written
+    in LLVM vector IR (numba's scalar loops do not get register-blocked):
+
+    C[c0 + a ca + b] += sum_{k < K} S[s0 + a sa + k sk] V[v0 + k vk + b]   for a < ma, b < nb,
+
+    each sum started from C's value and taken in order of k with a separate multiply and add
+    (no FMA), as a scalar loop would: results are bit-identical to one. Rows a >= ma
+    (ma <= TILE_ROWS) read row ma - 1 and are not stored; unmasked, nb is the full width."""
+    def typer(typingctx, C, c0, ca, S, s0, sa, sk, V, v0, vk, K, ma, nb):
+        def codegen(context, builder, sig, args):
+            i32, i64 = ir.IntType(32), ir.IntType(64)
+            ft = context.get_value_type(C.dtype)
+            W = 32 // context.get_abi_sizeof(ft)
+            vt = ir.VectorType(ft, W)
+            c0, ca, s0, sa, sk, v0, vk, K, ma, nb = (context.cast(builder, args[q], sig.args[q], types.int64)
+                                                     for q in (1, 2, 4, 5, 6, 8, 9, 10, 11, 12))
+            def base(q, off):
+                return builder.gep(context.make_array(sig.args[q])(context, builder, args[q]).data, [off])
+            pC, pS, pV = base(0, c0), base(3, s0), base(7, v0)
+            splat = ir.Constant(ir.VectorType(i32, W), [0] * W)
+            def bcast(x, ty):
+                return builder.shuffle_vector(builder.insert_element(ir.Constant(ty, None), x, ir.Constant(i32, 0)),
+                                              ir.Constant(ty, None), splat)
+            align = ir.Constant(i32, 32 // W)
+            if masked:
+                suffix = f"v{W}{'f64' if W == 4 else 'f32'}.p0"
+                mty = ir.VectorType(ir.IntType(1), W)
+                mload = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+                    vt, [vt.as_pointer(), i32, mty, vt]), "llvm.masked.load." + suffix)
+                mstore = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+                    ir.VoidType(), [vt, vt.as_pointer(), i32, mty]), "llvm.masked.store." + suffix)
+                lanes = ir.Constant(ir.VectorType(i64, W), list(range(W)))
+                masks = [builder.icmp_signed("<", lanes, bcast(builder.sub(nb, ir.Constant(i64, v * W)),
+                                                                ir.VectorType(i64, W))) for v in range(TILE_VECTORS)]
+            def vptr(ptr, v):
+                return builder.bitcast(builder.gep(ptr, [ir.Constant(i64, v * W)]), vt.as_pointer())
+            def vload(ptr, v):
+                if masked:
+                    return builder.call(mload, [vptr(ptr, v), align, masks[v], ir.Constant(vt, None)])
+                return builder.load(vptr(ptr, v), align=32 // W)
+            rows = [builder.select(builder.icmp_signed("<", ir.Constant(i64, a), ma), ir.Constant(i64, a),
+                                   builder.sub(ma, ir.Constant(i64, 1))) for a in range(TILE_ROWS)]
+            pc = [builder.gep(pC, [builder.mul(r, ca)]) for r in rows]
+            ps = [builder.gep(pS, [builder.mul(r, sa)]) for r in rows]
+            acc = [[cgutils.alloca_once(builder, vt) for v in range(TILE_VECTORS)] for a in range(TILE_ROWS)]
+            for a in range(TILE_ROWS):
+                for v in range(TILE_VECTORS):
+                    builder.store(vload(pc[a], v), acc[a][v])
+            with cgutils.for_range(builder, K) as loop:
+                pv = builder.gep(pV, [builder.mul(loop.index, vk)])
+                y = [vload(pv, v) for v in range(TILE_VECTORS)]
+                for a in range(TILE_ROWS):
+                    x = bcast(builder.load(builder.gep(ps[a], [builder.mul(loop.index, sk)])), vt)
+                    for v in range(TILE_VECTORS):
+                        builder.store(builder.fadd(builder.load(acc[a][v]), builder.fmul(x, y[v])), acc[a][v])
+            for a in range(TILE_ROWS):
+                with builder.if_then(builder.icmp_signed("<", ir.Constant(i64, a), ma)):
+                    for v in range(TILE_VECTORS):
+                        val = builder.load(acc[a][v])
+                        if masked:
+                            builder.call(mstore, [val, vptr(pc[a], v), align, masks[v]])
+                        else:
+                            builder.store(val, vptr(pc[a], v), align=32 // W)
+            return context.get_dummy_value()
+        if not all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C" for t in (C, S, V)):
+            raise TypeError("_tile needs 1-D contiguous arrays")
+        return types.void(C, c0, ca, S, s0, sa, sk, V, v0, vk, K, ma, nb), codegen
+    return typer
+
+
+_tile = intrinsic(_tile_codegen(False))
+_tile_masked = intrinsic(_tile_codegen(True))
+
+
+@_jit_inline
+def _gemm_acc(C, c0, ca, S, s0, sa, sk, V, v0, vk, K, M, N):
+    """C[c0 + a ca + b] += sum_{k < K} S[s0 + a sa + k sk] V[v0 + k vk + b] for a < M, b < N:
+    a small matrix product accumulated onto C, each element's terms added in order of k (the
+    order of a plain loop over k), in register blocks (`_tile`) vectorised over b."""
+    NB = TILE_VECTORS * (32 // C.itemsize)
+    for a0 in range(0, M, TILE_ROWS):
+        ma = min(TILE_ROWS, M - a0)
+        b0 = 0
+        while b0 + NB <= N:
+            _tile(C, c0 + a0 * ca + b0, ca, S, s0 + a0 * sa, sa, sk, V, v0 + b0, vk, K, ma, NB)
+            b0 += NB
+        if b0 < N:
+            _tile_masked(C, c0 + a0 * ca + b0, ca, S, s0 + a0 * sa, sa, sk, V, v0 + b0, vk, K, ma, N - b0)
 
 
 @_jit_inline
@@ -288,18 +354,20 @@ def _forward_block(params, sizes, hidden, output, X, rows, B, A, Z, tmp):
         b0 = p + fi * fo
         a_out = a_in + fi * B
         last = l == L - 1
+        zs = Z if last else A
+        z0 = 0 if last else a_out
         for o in range(fo):
-            z = Z[o * B:(o + 1) * B] if last else A[a_out + o * B:a_out + (o + 1) * B]
-            if B == 1:  # one row: scalar loop, same order, without the vector loop's set-up
+            if B == 1:  # one row: scalar loop, same order, without the blocks' set-up
                 acc = params[b0 + o]
                 for i in range(fi):
                     acc += params[p + i * fo + o] * A[a_in + i]
-                z[0] = acc
+                zs[z0 + o] = acc
                 continue
             bias = params[b0 + o]
             for j in range(B):
-                z[j] = bias
-            _accumulate_rows(z, params, p + o, fo, A, a_in, B, fi)
+                zs[z0 + o * B + j] = bias
+        if B > 1:  # z[o, j] += sum_i W[i, o] a[i, j]
+            _gemm_acc(zs, z0, B, params, p, 1, fo, A, a_in, B, fi, fo, B)
         if last:
             _output(output, Z, A[a_out:a_out + fo * B], fo, B, tmp)
         else:
@@ -517,12 +585,12 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g, ex
                     acc += extra[i]
                 nxt[i] = acc * _activation_slope(hidden, A[a_in + i])
         elif l > 0:
+            for q in range(fi * B):
+                nxt[q] = 0.0
+            _gemm_acc(nxt, 0, B, params, w0, fo, 1, cur, 0, B, fo, fi, B)  # sum_o W[i, o] delta[o, j]
             for i in range(fi):
                 nx = nxt[i * B:(i + 1) * B]
                 a = A[a_in + i * B:a_in + (i + 1) * B]
-                for j in range(B):
-                    nx[j] = 0.0
-                _accumulate_rows(nx, params, w0 + i * fo, 1, cur, 0, B, fo)
                 if add:
                     for j in range(B):
                         nx[j] += extra[i * B + j]
@@ -578,8 +646,7 @@ def _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, G, g, ex
                     s += d[j]
                     DT[j * fo + o] = d[j]
                 g[b0 + o] += s
-            for i in range(fi):
-                _accumulate_rows(g[w0 + i * fo:w0 + (i + 1) * fo], A, a_in + i * B, 1, DT, 0, fo, B)
+            _gemm_acc(g, w0, fo, A, a_in, B, 1, DT, 0, fo, B, fi, fo)  # g[i, o] += sum_j a[i, j] delta[j, o]
         if l > 0:
             cur, nxt = nxt, cur
         p_end = w0

@@ -246,7 +246,7 @@ def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, weight, use
                         for r in range(RB):
                             G[gq, r] += ((s8[0, r] + s8[1, r]) + (s8[2, r] + s8[3, r])) + (
                                 (s8[4, r] + s8[5, r]) + (s8[6, r] + s8[7, r]))
-            else:  # `_accumulate_rows` over rows: sequential in j
+            else:  # as `_gemm_acc` over rows: sequential in j
                 for i in range(fi):
                     for o in range(fo):
                         gq = w0 + i * fo + o
