@@ -53,6 +53,16 @@ def _float_from_bits(typingctx, bits):
         args[0], ir.DoubleType())
 
 
+@intrinsic
+def _bits_from_float(typingctx, x):
+    """The IEEE-754 bit pattern of ``x`` (an LLVM bitcast): int64 of a float64, int32 of a float32."""
+    if x == types.float32:
+        return types.int32(types.float32), lambda context, builder, signature, args: builder.bitcast(
+            args[0], ir.IntType(32))
+    return types.int64(types.float64), lambda context, builder, signature, args: builder.bitcast(
+        args[0], ir.IntType(64))
+
+
 # Training arithmetic runs in the parameters' dtype: float32 nets compute in float32 (as
 # numpy, PyTorch and JAX do), with every constant, accumulator and hyper-parameter rounded to
 # it (``F = type(x)``), and their own exp and tanh below. float64 nets compute in float64.
@@ -66,7 +76,7 @@ def _exp64(x):
     polynomial (truncation < 2e-16). x is clamped to [-708, 709] (normal results only).
     """
     x = min(max(x, -708.0), 709.0)
-    k = math.floor(x * 1.4426950408889634 + 0.5)
+    k = np.floor(x * 1.4426950408889634 + 0.5)  # a float: converting it to an int would not vectorise
     r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10
     p = 1.0 / 479001600.0
     p = p * r + 1.0 / 39916800.0
@@ -80,7 +90,8 @@ def _exp64(x):
     p = p * r + 1.0 / 6.0
     p = p * r + 0.5
     # 1 + (r + r^2 p): the two leading terms added last, so they round once
-    return (1.0 + (r + r * r * p)) * _float_from_bits((np.int64(k) + 1023) << 52)
+    # 2^k from the bits of k + 1.5 2^52 (k in its low bits; the high ones shift out)
+    return (1.0 + (r + r * r * p)) * _float_from_bits((_bits_from_float(k + 6755399441055744.0) + 1023) << 52)
 
 
 F32 = np.float32  # float32 constants below are rounded once, when the module loads
@@ -99,7 +110,7 @@ def _exp32(x):
     p = p * r + F32(4.1665795894e-2)
     p = p * r + F32(1.6666665459e-1)
     p = p * r + F32(5.0000001201e-1)
-    return (F32(1.0) + (r + r * r * p)) * _float_from_bits(np.int32((np.int64(k) + 127) << 23))
+    return (F32(1.0) + (r + r * r * p)) * _float_from_bits(np.int32((_bits_from_float(k + F32(12582912.0)) + 127) << 23))
 
 
 @_jit
