@@ -135,9 +135,10 @@ def plot(s, final, seeds, pairs, lams, gaps_by_method):
 
     def title(m, name):
         null = pairs[pairs.method == "hard"]
-        return (f"{name}: {(counted[f'{m}_status'] == 'agree').sum()} agree, "
-                f"{(counted[f'{m}_status'] == 'differ').sum()} differ of {len(counted)}; "
-                f"null agrees at {(null[f'{m}_status'] == 'agree').sum()}/{len(null)} a")
+        null_agrees = counted.a.isin(null.a[null[f"{m}_status"] == "agree"])
+        return (f"{name}: {((counted[f'{m}_status'] == 'agree') & ~null_agrees).sum()} of {len(counted)} pairs agree, "
+                f"{(counted[f'{m}_status'] == 'differ').sum()} differ\nnull (hard targets) agrees with LS at "
+                f"{(null[f'{m}_status'] == 'agree').sum()} of {len(null)} a")
 
     for ax, m in [(axes[0, 1], "test_acc"), (axes[0, 2], "test_nll"), (axes[0, 3], "test_ece"),
                   (axes[1, 0], "hidden_norm"), (axes[1, 1], "output_norm")]:
