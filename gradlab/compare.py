@@ -96,7 +96,8 @@ def knob_sensitivity(values, metric, accuracy, acc_drop, span=None):
     if span is not None:
         L = np.log10(vu)
         fits = [(i, j) for i in range(best_i + 1) for j in range(best_i, vu.size) if L[j] - L[i] <= span + 1e-9]
-        lo, hi = min(fits, key=lambda ij: (-(L[ij[1]] - L[ij[0]]), abs((L[ij[0]] + L[ij[1]]) / 2 - L[best_i]), ij[0]))
+        lo, hi = min(fits, key=lambda ij: (-round(L[ij[1]] - L[ij[0]], 6),  # widest (grid steps are not exact)
+                                           round(abs((L[ij[0]] + L[ij[1]]) / 2 - L[best_i]), 6), ij[0]))
     vc, Mc = vu[lo:hi + 1], Mu[lo:hi + 1]
     means = Mc.mean(axis=1)
     seed_sd = float(np.sqrt((Mc.std(axis=1, ddof=1) ** 2).mean()))

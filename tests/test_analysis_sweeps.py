@@ -157,7 +157,8 @@ def _window(v, best, span):
     L = np.log10(v)
     b = int(np.flatnonzero(v == best)[0])
     fits = [(i, j) for i in range(b + 1) for j in range(b, len(v)) if L[j] - L[i] <= span + 1e-9]
-    return min(fits, key=lambda ij: (L[ij[0]] - L[ij[1]], abs((L[ij[0]] + L[ij[1]]) / 2 - L[b]), ij[0]))
+    return min(fits, key=lambda ij: (round(L[ij[0]] - L[ij[1]], 6), round(abs((L[ij[0]] + L[ij[1]]) / 2 - L[b]), 6),
+                                     ij[0]))
 
 
 def test_c9_verdict_inputs_recomputed_from_the_saved_runs(report):

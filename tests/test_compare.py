@@ -93,6 +93,11 @@ def test_sensitivity_over_a_span_counts_the_window_around_the_best_value():
     edge = compare.knob_sensitivity(v, rising, acc, 0.02, span=1.0)
     assert (edge["best"], edge["low"], edge["high"]) == (pytest.approx(1e-5), pytest.approx(1e-5), pytest.approx(1e-4))
     assert compare.useful_span(v, acc, 0.02) == pytest.approx(3.0)
+    # two windows of the same width (up to rounding of the grid) hold the best: the one centred on it
+    grid = np.array([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2])
+    dip = np.array([0.24, 0.22, 0.19, 0.14, 0.13, 0.18])[:, None] + 0.01 * SEED_NOISE
+    centred = compare.knob_sensitivity(grid, dip, np.full((6, 4), 0.9), 0.02, span=2.0)
+    assert (centred["low"], centred["high"]) == (pytest.approx(3e-4), pytest.approx(3e-2))
 
 
 def test_paired_difference_by_hand():
