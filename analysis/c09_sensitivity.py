@@ -3,7 +3,8 @@ on Iris and digits, with seed bands; one sensitivity number per knob, computed t
 (`gradlab.compare.knob_sensitivity`).
 
 Figure c09_sensitivity: rows Iris and digits; columns accuracy and NLL against ``a``, then
-against ``lambda``; the useful range shaded, the hard-target level (knob 0) as a grey band.
+against ``lambda``; the useful range shaded, the counted span (the same number of decades for
+both knobs) shaded again, the hard-target level (knob 0) as a grey band.
 """
 import numpy as np
 import pandas as pd
@@ -31,14 +32,19 @@ def useful_drop(n_test):
 
 
 def measure(final, n_test):
-    """Per knob: its sensitivity (NLL and accuracy), useful range and best value."""
-    out, drop = {}, useful_drop(n_test)
+    """Per knob: its sensitivity (NLL and accuracy; per decade, in the metric's unit and in seed
+    SDs), useful range and best value, both knobs measured over the same span of decades (the
+    smaller of their useful spans) around their best values."""
+    drop, tables = useful_drop(n_test), {}
     for key, (knob, _, _) in KNOBS.items():
         t = knobs.knob_table(final, knob)
         v, nll = seed_table(t, "test_nll")
-        _, acc = seed_table(t, "test_acc")
-        out[key] = compare.knob_sensitivity(v, nll, acc, drop)
-        out[key]["sensitivity_acc"] = compare.knob_sensitivity(v, acc, acc, drop)["sensitivity"]
+        tables[key] = (v, nll, seed_table(t, "test_acc")[1])
+    span = min(compare.useful_span(v, acc, drop) for v, _, acc in tables.values())
+    out = {}
+    for key, (v, nll, acc) in tables.items():
+        out[key] = compare.knob_sensitivity(v, nll, acc, drop, span=span)
+        out[key]["sensitivity_acc"] = compare.knob_sensitivity(v, acc, acc, drop, span=span)["sensitivity"]
         out[key]["useful_acc_drop"] = drop
     return out
 
@@ -61,15 +67,20 @@ def plot(results, settings):
             s = sens[key]
             ax.axvspan(s["useful_low"], s["useful_high"], color=style.COLORS["reference"], alpha=0.12, lw=0,
                        label=f"useful range (acc within {100 * s['useful_acc_drop']:.2g} pts of best)")
+            ax.axvspan(s["low"], s["high"], fill=False, hatch="//", ec=style.COLORS["reference"], alpha=0.35, lw=0,
+                       label=f"counted: {s['span']:.2g} decades around the best")
             ax.set_xscale("log")
             ax.set_xlabel(label)
             ax.set_ylabel(METRICS[metric])
-            number = s["sensitivity"] if metric == "test_nll" else s["sensitivity_acc"]
-            ax.set_title(f"{TITLES[name]}: sensitivity {number:.2g} SD/decade", fontsize=9)
+            if metric == "test_nll":
+                ax.set_title(f"{TITLES[name]}: {s['slope']:.2g} nats = {s['sensitivity']:.2g} SD per decade",
+                             fontsize=9)
+            else:
+                ax.set_title(f"{TITLES[name]}: sensitivity {s['sensitivity_acc']:.2g} SD/decade", fontsize=9)
             if row == 0 and col in (1, 3):
                 ax.legend(loc="upper left", fontsize=7)
-    fig.suptitle("C9: test accuracy and NLL against LS a and L2 lambda (online SGD, lr 0.01); sensitivity = steepest "
-                 "change of the seed-mean per decade, in seed SDs, over the useful range")
+    fig.suptitle("C9: test accuracy and NLL against LS a and L2 lambda (online SGD, lr 0.01); sensitivity: steepest "
+                 "change of the seed mean per decade over a common span around the best value")
     return fig
 
 
@@ -90,20 +101,28 @@ def run(ctx):
         for key in KNOBS:
             s = sens[key]
             numbers += [Number(f"sensitivity_{key}_{name}", s["sensitivity"], "seed SDs per decade",
-                               "steepest change of mean test NLL between neighbouring useful grid values"),
+                               "steepest change of mean test NLL between neighbouring counted grid values, over "
+                               "the knob's seed SD"),
+                        Number(f"slope_{key}_{name}", s["slope"], "nats per decade", "the same in nats"),
                         Number(f"sensitivity_acc_{key}_{name}", s["sensitivity_acc"], "seed SDs per decade",
                                "the same for test accuracy"),
                         Number(f"best_{key}_{name}", s["best"], "", "lowest mean test NLL in the useful range"),
                         Number(f"useful_{key}_{name}", f"{s['useful_low']:g} to {s['useful_high']:g}", "",
                                f"mean test accuracy within {100 * s['useful_acc_drop']:.2g} points of the best"),
+                        Number(f"counted_{key}_{name}", f"{s['low']:g} to {s['high']:g}", "",
+                               "the useful values within the common span around the best value"),
                         Number(f"nll_seed_sd_{key}_{name}", s["seed_sd"], "nats")]
+        numbers.append(Number(f"span_{name}", sens["a"]["span"], "decades",
+                              "both knobs measured over this span: the smaller of their useful spans"))
     verdict, reason = rules.reapply("rule_c9", numbers)
     table = pd.DataFrame([{"data": n, "knob": k, **results[n][1][k]} for n in DATASETS for k in KNOBS])
     fig = plot(results, settings)
     files = save_figure(ctx, fig, "c09_sensitivity", {"runs": pd.concat(frames), "sensitivity": table},
                         {**settings, "useful_acc_drop": f"max({rules.C9_USEFUL_ACC_DROP}, 1 / test rows)",
-                         "sensitivity": "max over neighbouring useful values of |delta mean test NLL| / "
-                                        "delta log10(knob), divided by the RMS seed SD over useful values",
+                         "sensitivity": "max over neighbouring counted values of |delta mean test NLL| / "
+                                        "delta log10(knob) (slope, nats per decade), and divided by the RMS seed SD "
+                                        "over counted values; counted: the useful values within the smaller of the "
+                                        "two knobs' useful spans (decades) around the knob's best value",
                          "split": "test 20 % of rows (seed 0); fit rows 80 % of the rest (seed 1)"})
     return [ClaimResult("C9", "How sensitive are the results to a, and to an L2 lambda?",
                         "There is no principled way to choose the smoothing a.", verdict, reason, numbers,

@@ -56,22 +56,27 @@ def _seed_table(name, x, n_values):
     return arr
 
 
-def knob_sensitivity(values, metric, accuracy, acc_drop):
-    """How strongly the seed-mean of ``metric`` moves with a knob, in seed SDs per decade.
+def knob_sensitivity(values, metric, accuracy, acc_drop, span=None):
+    """How strongly the seed-mean of ``metric`` moves with a knob, per decade.
 
     ``values`` (v,) > 0 knob values; ``metric`` and ``accuracy`` (v, seeds) test measures of
     each run. The useful range is the values whose mean accuracy is at least the best mean
-    accuracy minus ``acc_drop`` (settings one would actually pick). Over neighbouring useful
-    values (sorted), the steepest change of the mean metric per decade,
-    ``max_i |m_{i+1} - m_i| / (log10 v_{i+1} - log10 v_i)``, is divided by the seed spread
-    ``s = sqrt(mean_v SD_v^2)`` (the RMS over useful values of the across-seed SD).
+    accuracy minus ``acc_drop`` (settings one would actually pick). With ``span`` (decades),
+    only the useful values in a window of at most ``span`` decades that holds the best value
+    count: the widest such window, centred on the best value as near as the grid allows (two
+    knobs measured over one span get the same number of half-decade steps to take the
+    steepest of). Over neighbouring counted values (sorted), the steepest change of the mean
+    metric per decade, ``slope = max_i |m_{i+1} - m_i| / (log10 v_{i+1} - log10 v_i)``, in the
+    metric's unit, and divided by the seed spread ``s = sqrt(mean_v SD_v^2)`` (the RMS over
+    counted values of the across-seed SD): ``sensitivity = slope / s``.
 
     Both knobs (LS ``a`` and a penalty ``lam``) act multiplicatively (the LS optimum's logit
     gap is ``log(1 + K (1 - a) / a)``, about ``-log a`` for small ``a``), so a decade is a
     common unit; and the steepest change does not grow when a grid is extended into a range
-    where the knob has no effect. Returns a dict: ``sensitivity`` (NaN if fewer than two
-    useful values), ``seed_sd``, ``useful_low``, ``useful_high``, ``best`` (the value of
-    lowest mean metric among useful ones) and ``n_useful``."""
+    where the knob has no effect. Returns a dict: ``sensitivity`` and ``slope`` (NaN if fewer
+    than two values count), ``seed_sd``, ``useful_low``, ``useful_high``, ``low`` and ``high``
+    (the counted window), ``best`` (the value of lowest mean metric among useful ones),
+    ``n_useful`` and ``span`` (decades from ``low`` to ``high``)."""
     v = _vector("values", values)
     if np.any(v <= 0):
         raise ValueError("values must be > 0 (sensitivity is per decade of the knob)")
@@ -79,20 +84,50 @@ def knob_sensitivity(values, metric, accuracy, acc_drop):
         raise ValueError("values must be distinct")
     M, A = _seed_table("metric", metric, v.size), _seed_table("accuracy", accuracy, v.size)
     acc_drop = _checks.number("acc_drop", acc_drop, low=0.0)
+    if span is not None:
+        span = _checks.number("span", span, low=0.0)
     order = np.argsort(v)
     v, M, A = v[order], M[order], A[order]
     acc_mean = A.mean(axis=1)
     useful = acc_mean >= acc_mean.max() - acc_drop
     vu, Mu = v[useful], M[useful]
-    means = Mu.mean(axis=1)
-    seed_sd = float(np.sqrt((Mu.std(axis=1, ddof=1) ** 2).mean()))
-    if vu.size < 2:
-        sens = float("nan")
+    best_i = int(np.argmin(Mu.mean(axis=1)))
+    lo, hi = 0, vu.size - 1
+    if span is not None:
+        L = np.log10(vu)
+        fits = [(i, j) for i in range(best_i + 1) for j in range(best_i, vu.size) if L[j] - L[i] <= span + 1e-9]
+        lo, hi = min(fits, key=lambda ij: (-round(L[ij[1]] - L[ij[0]], 6),  # widest (grid steps are not exact)
+                                           round(abs((L[ij[0]] + L[ij[1]]) / 2 - L[best_i]), 6), ij[0]))
+    vc, Mc = vu[lo:hi + 1], Mu[lo:hi + 1]
+    means = Mc.mean(axis=1)
+    seed_sd = float(np.sqrt((Mc.std(axis=1, ddof=1) ** 2).mean()))
+    if vc.size < 2:
+        slope = sens = float("nan")
     else:
-        slopes = np.abs(np.diff(means)) / np.diff(np.log10(vu))
-        sens = float(slopes.max() / seed_sd) if seed_sd > 0 else float("inf") if slopes.max() > 0 else 0.0
-    return {"sensitivity": sens, "seed_sd": seed_sd, "useful_low": float(vu[0]), "useful_high": float(vu[-1]),
-            "best": float(vu[np.argmin(means)]), "n_useful": int(vu.size)}
+        slope = float((np.abs(np.diff(means)) / np.diff(np.log10(vc))).max())
+        sens = slope / seed_sd if seed_sd > 0 else float("inf") if slope > 0 else 0.0
+    return {"sensitivity": sens, "slope": slope, "seed_sd": seed_sd, "useful_low": float(vu[0]),
+            "useful_high": float(vu[-1]), "low": float(vc[0]), "high": float(vc[-1]), "best": float(vu[best_i]),
+            "n_useful": int(vu.size), "span": float(np.log10(vc[-1] / vc[0]))}
+
+
+def useful_span(values, accuracy, acc_drop):
+    """Decades from the lowest to the highest useful value (as in `knob_sensitivity`)."""
+    v = _vector("values", values)
+    A = _checks.float_array("accuracy", accuracy, ndim=2).astype(np.float64)
+    acc_mean = A.mean(axis=1)
+    vu = v[acc_mean >= acc_mean.max() - acc_drop]
+    return float(np.log10(vu.max() / vu.min()))
+
+
+def paired_difference(x, y):
+    """Mean and standard error of the paired differences ``d_s = y_s - x_s`` over seeds ``s``
+    (``x``, ``y`` (s,), seed s of both sharing its draws): ``(mean(d), SD(d) / sqrt(s))``."""
+    x, y = _vector("x", x), _vector("y", y)
+    if x.size != y.size or x.size < 2:
+        raise ValueError(f"x and y need the same number of seeds, at least 2; got {x.size} and {y.size}")
+    d = y - x
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
 
 
 def spread_comparison(x, y):

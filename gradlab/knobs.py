@@ -30,9 +30,9 @@ PENALTIES = ("l2", "l1", "weight_decay")
 # splits: how many fit / validation / test splits the sweep is repeated on (default 1). Iris: 10,
 # because one split holds only 24 validation rows (where a, lambda and the temperature are fitted)
 # and 30 test rows (where ECE is measured), so the seeds of one split miss the variation that
-# comes from which rows were drawn. Seeds: 20 on digits, so that C8's calls "agree within the seed
-# spread" (|difference of means| <= pooled SD) carry less noise: with 10 seeds a pair's estimated
-# difference in SD units is uncertain by about +-0.45 (sqrt(2 / 10)), with 20 by about +-0.32.
+# comes from which rows were drawn. Seeds: 20 on digits, so that C8's paired differences (seed s of
+# LS and of the matched penalty share their draws) have a standard error of SD(d) / sqrt(20), and
+# their 2-SE intervals are narrow enough to fall inside the equivalence margins (rules.C8_TOL).
 STUDIES = {
     "digits": dict(
         sizes=[64, 32, 10], lr=0.01,

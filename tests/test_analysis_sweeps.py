@@ -1,6 +1,6 @@
 """The C8, C9 and C11 analysis scripts in quick mode, into temporary folders: their figures
-(non-empty PNGs of the expected size), data (expected columns), and verdicts (each agrees with
-its own numbers under its rule, also as read back from report.json). The four scripts share
+(non-empty PNGs of the expected size), data (expected columns), and verdicts: C8's and C9's
+inputs recomputed from the data saved beside their figures, and report.json holding each verdict. The four scripts share
 one runs folder, as in the report, so the digits and Iris sweeps are trained once."""
 import json
 import struct
@@ -17,12 +17,17 @@ SCRIPTS = ("c08_matched_regularisers", "c09_sensitivity", "c11_calibration", "c1
 PANELS = {"c08_matched_regularisers": (2, 4), "c09_sensitivity": (2, 4), "c11_calibration": (2, 3),
           "c11_geometry": (1, 3)}
 COLUMNS = {
-    "c08_matched_regularisers__pairs.csv": ["a", "penalty", "strength", "ls_weight_norm", "pen_weight_norm",
-                                            "test_nll_ls", "test_nll_pen", "test_nll_agree", "predictions_agree"],
+    "c08_matched_regularisers__pairs.csv": ["a", "method", "strength", "counted", "test_nll_ls", "test_nll_other",
+                                            "test_nll_diff", "test_nll_se", "test_nll_margin", "test_nll_status",
+                                            "predictions_status"],
+    "c08_matched_regularisers__seeds.csv": ["a", "method", "strength", "seed", "test_acc", "test_nll", "test_ece",
+                                            "logit_gap", "hidden_norm", "output_norm", "pred_alike_ls",
+                                            "pred_alike_next"],
     "c08_matched_regularisers__sweep.csv": ["knob", "value", "seed", "weight_norm", "test_acc", "test_nll"],
     "c08_matched_regularisers__logit_gaps.csv": ["method", "logit_gap"],
     "c09_sensitivity__runs.csv": ["data", "knob", "value", "seed", "test_acc", "test_nll"],
-    "c09_sensitivity__sensitivity.csv": ["data", "knob", "sensitivity", "seed_sd", "useful_low", "useful_high", "best"],
+    "c09_sensitivity__sensitivity.csv": ["data", "knob", "sensitivity", "slope", "seed_sd", "useful_low", "useful_high",
+                                         "low", "high", "span", "best"],
     "c11_calibration__digits_runs.csv": ["seed", "smoothing", "l2", "val_ece", "T", "ece", "ece_ts", "nll", "nll_ts"],
     "c11_calibration__iris_reliability.csv": ["lower", "upper", "confidence", "accuracy", "count", "method"],
     "c11_geometry__tightness.csv": ["method", "seed", "strength", "tightness"],
@@ -67,13 +72,14 @@ def test_data_files_hold_the_expected_columns(report, csv, columns):
     assert set(columns) <= set(frame.columns)
 
 
-def test_each_verdict_follows_from_its_numbers(report):
+def test_report_json_holds_each_verdict_and_its_figures(report):
     _, results, rep = report
     claims = [r for name in SCRIPTS for r in results[name]]
     assert sorted(r.claim for r in claims) == ["C11", "C8", "C9"]  # c11_geometry adds numbers to C11, no verdict
     for r in claims:
-        assert (r.verdict, r.reason) == rules.reapply(r.rule, r.numbers)
         entry = rep["claims"][r.claim]
+        assert (entry["verdict"], entry["reason"]) == (r.verdict, r.reason)
+        # the numbers as report.json stores them ("nan" strings included) give the same verdict
         assert (entry["verdict"], entry["reason"]) == rules.reapply(entry["rule"], entry["numbers"])
         assert all((report[0] / f).exists() for f in entry["figures"])
     text = (report[0] / "REPORT.md").read_text()
@@ -90,9 +96,105 @@ def test_c8_matching_and_the_l2_weight_decay_identity(report):
     assert n["norm_match_max_rel_gap"] < 0.15  # the matched lambda lands near LS's norm even in quick mode
     # plain SGD: w - lr (g + lam w) and w - lr g - lr lam w are one update, up to rounding
     assert n["l2_vs_weight_decay_max_rel_norm_gap"] < 1e-9
-    pairs = pd.read_csv(report[0] / "c08_matched_regularisers__pairs.csv")
-    assert set(pairs.penalty) <= {"l2", "l1", "weight_decay"}
-    assert np.all((pairs.predictions_across >= 0) & (pairs.predictions_across <= 1))
+    seeds = pd.read_csv(report[0] / "c08_matched_regularisers__seeds.csv")
+    measures = ["test_acc", "test_nll", "test_ece", "logit_gap", "hidden_norm", "output_norm", "pred_alike_ls"]
+    l2, wd = (seeds[seeds.method == m].set_index(["a", "seed"])[measures] for m in ("l2", "weight_decay"))
+    np.testing.assert_allclose(wd.loc[l2.index], l2, rtol=1e-9)  # so the weight-decay pairs are not counted
+    assert n["repeated_pairs"] == len(wd.groupby(level="a"))
+    assert set(seeds.method) == {"ls", "hard", "l2", "l1", "weight_decay"}
+    assert seeds[["pred_alike_ls", "pred_alike_next"]].stack().between(0, 1).all()
+
+
+def _c8_status(d, se, margin, one_sided):
+    if one_sided:
+        return "agree" if d - 2 * se >= -margin else "differ" if d + 2 * se < 0 else "inconclusive"
+    return "agree" if abs(d) + 2 * se <= margin else "differ" if abs(d) > 2 * se else "inconclusive"
+
+
+def test_c8_verdict_inputs_recomputed_from_the_saved_seeds(report):
+    """From c08's per-seed table alone: paired differences, their standard errors and calls per
+    pair, then the shares the rule is given; they equal the pairs table and the reported numbers,
+    and the rule on the recomputed shares gives the reported verdict."""
+    out, results, _ = report
+    (c8,) = results["c08_matched_regularisers"]
+    n = numbers_of(results, "C8")
+    seeds = pd.read_csv(out / "c08_matched_regularisers__seeds.csv")
+    pairs = pd.read_csv(out / "c08_matched_regularisers__pairs.csv").set_index(["a", "method"])
+    margin = {"test_acc": 0.005, "test_nll": 0.02, "test_ece": 0.01, "predictions": 0.01}
+    rel = {"logit_gap": 0.05, "hidden_norm": 0.05, "output_norm": 0.05}
+    calls = {}
+    for (a, method), y in seeds[seeds.method != "ls"].groupby(["a", "method"]):
+        x = seeds[(seeds.a == a) & (seeds.method == "ls")]
+        assert list(x.seed) == list(y.seed)
+        for m in ("test_acc", "test_nll", "test_ece", "logit_gap", "hidden_norm", "output_norm", "predictions"):
+            if m == "predictions":  # same-seed agreement with LS against seed-to-seed agreement
+                d = y.pred_alike_ls.to_numpy() - (x.pred_alike_next.to_numpy() + y.pred_alike_next.to_numpy()) / 2
+            else:
+                d = y[m].to_numpy() - x[m].to_numpy()
+            se = d.std(ddof=1) / np.sqrt(len(d))
+            row = pairs.loc[(a, method)]
+            assert row[f"{m}_diff"] == pytest.approx(d.mean(), abs=1e-12)
+            assert row[f"{m}_se"] == pytest.approx(se, abs=1e-12)
+            tol = margin.get(m) or rel[m] * abs(x[m].mean())
+            calls[(a, method, m)] = _c8_status(d.mean(), se, tol, m == "predictions")
+            assert row[f"{m}_status"] == calls[(a, method, m)]
+    counted = sorted({(a, p) for a, p, _ in calls if p in ("l2", "l1")})  # weight decay repeats L2
+    assert n["matched_pairs"] == len(counted)
+    recomputed = {"matched_pairs": len(counted), "repeated_pairs": n["repeated_pairs"],
+                  "l2_vs_weight_decay_max_rel_norm_gap": n["l2_vs_weight_decay_max_rel_norm_gap"]}
+    for m in ("test_acc", "test_nll", "test_ece", "logit_gap", "hidden_norm", "output_norm", "predictions"):
+        null = {a: calls[(a, "hard", m)] == "agree" for a, _ in counted}
+        recomputed[f"agree_{m}"] = np.mean([calls[(a, p, m)] == "agree" and not null[a] for a, p in counted])
+        recomputed[f"differ_{m}"] = np.mean([calls[(a, p, m)] == "differ" for a, p in counted])
+        recomputed[f"null_agree_{m}"] = np.mean([null[a] for a in sorted(null)])
+        for k in ("agree", "differ", "null_agree"):
+            assert n[f"{k}_{m}"] == pytest.approx(recomputed[f"{k}_{m}"], abs=1e-12), (k, m)
+    assert rules.rule_c8(**recomputed) == (c8.verdict, c8.reason)
+
+
+def _window(v, best, span):
+    """The widest run of useful values within ``span`` decades holding ``best``, centred on it."""
+    L = np.log10(v)
+    b = int(np.flatnonzero(v == best)[0])
+    fits = [(i, j) for i in range(b + 1) for j in range(b, len(v)) if L[j] - L[i] <= span + 1e-9]
+    return min(fits, key=lambda ij: (round(L[ij[0]] - L[ij[1]], 6), round(abs((L[ij[0]] + L[ij[1]]) / 2 - L[b]), 6),
+                                     ij[0]))
+
+
+def test_c9_verdict_inputs_recomputed_from_the_saved_runs(report):
+    """From c09's per-run table alone: per data set and knob the useful values, the common span,
+    the counted window, the steepest change per decade in nats and in seed SDs; they equal the
+    reported numbers, and the rule on them gives the reported verdict."""
+    out, results, _ = report
+    (c9,) = results["c09_sensitivity"]
+    n = numbers_of(results, "C9")
+    runs = pd.read_csv(out / "c09_sensitivity__runs.csv")
+    drops = pd.read_csv(out / "c09_sensitivity__sensitivity.csv").groupby("data").useful_acc_drop.first()
+    recomputed = {}
+    for data in ("iris", "digits"):
+        tables = {}
+        for knob in ("a", "lambda"):
+            t = runs[(runs.data == data) & (runs.knob == knob) & (runs.value > 0)]
+            nll = t.pivot(index="value", columns="seed", values="test_nll").sort_index()
+            acc = t.pivot(index="value", columns="seed", values="test_acc").sort_index()
+            useful = acc.mean(axis=1) >= acc.mean(axis=1).max() - drops[data]
+            tables[knob] = nll[useful.to_numpy()]
+        span = min(np.log10(t.index.max() / t.index.min()) for t in tables.values())
+        assert n[f"span_{data}"] == pytest.approx(span, abs=1e-12)
+        recomputed[f"span_{data}"] = n[f"span_{data}"]
+        for knob, t in tables.items():
+            v, means = t.index.to_numpy(), t.mean(axis=1).to_numpy()
+            assert n[f"best_{knob}_{data}"] == v[np.argmin(means)]
+            i, j = _window(v, v[np.argmin(means)], span)
+            w = t.iloc[i:j + 1]
+            slope = np.max(np.abs(np.diff(w.mean(axis=1))) / np.diff(np.log10(w.index)))
+            sd = np.sqrt((w.std(axis=1, ddof=1) ** 2).mean())
+            assert n[f"slope_{knob}_{data}"] == pytest.approx(slope, rel=1e-12)
+            assert n[f"nll_seed_sd_{knob}_{data}"] == pytest.approx(sd, rel=1e-12)
+            assert n[f"sensitivity_{knob}_{data}"] == pytest.approx(slope / sd, rel=1e-12)
+            recomputed.update({f"slope_{knob}_{data}": slope, f"sensitivity_{knob}_{data}": slope / sd})
+    verdict, reason = rules.rule_c9(**recomputed)
+    assert verdict == c9.verdict
 
 
 def test_c9_and_c11_numbers_are_measured(report):
@@ -100,6 +202,8 @@ def test_c9_and_c11_numbers_are_measured(report):
     for key in ("a", "lambda"):
         for data in ("iris", "digits"):
             assert n9[f"sensitivity_{key}_{data}"] >= 0 and n9[f"nll_seed_sd_{key}_{data}"] > 0
+            assert n9[f"slope_{key}_{data}"] == pytest.approx(n9[f"sensitivity_{key}_{data}"] *
+                                                              n9[f"nll_seed_sd_{key}_{data}"])
     n11 = numbers_of(report[1], "C11")
     for data in ("digits", "iris"):
         assert all(0 <= n11[f"ece_{m}_{data}"] <= 1 for m in ("hard", "ls", "l2", "ts"))

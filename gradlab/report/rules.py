@@ -28,6 +28,24 @@ def _g(x):
     return f"{x:.3g}" if isinstance(x, float) else str(x)
 
 
+def _unmeasured(*unnamed, **values):
+    """Names (or positions) of the values that are missing (None) or not a finite number ("nan" as
+    report.json stores it included); a rule given any of them returns "inconclusive"."""
+    bad = []
+    for name, v in [*enumerate(unnamed), *values.items()]:
+        try:
+            ok = abs(float(v)) < float("inf")  # False for nan
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            bad.append(str(name))
+    return bad
+
+
+def _not_measured(bad):
+    return "inconclusive", f"not measured (missing or not finite): {', '.join(bad)}"
+
+
 # ---------------------------------------------------------------- shared thresholds (C1-C5)
 
 # Formulas equal in exact arithmetic, evaluated in float64 on O(1) values: a few ulp (2.2e-16 each)
@@ -54,7 +72,10 @@ def _exactness(defect, what):
 
 def rule_c1(max_abs_delta_minus_o_minus_t, max_rel_err_vs_fd):
     """Holds when gradlab's softmax-CE error term equals o - t to rounding and finite differences
-    confirm it is dL/dz; does not hold when either gap is material."""
+    confirm it is dL/dz; does not hold when either gap is material; inconclusive between, or when a
+    number is missing. "holds in part" is unreachable by design: there is one formula to check."""
+    if bad := _unmeasured(**locals()):
+        return _not_measured(bad)
     formula, fd = max_abs_delta_minus_o_minus_t, max_rel_err_vs_fd
     if formula > MATERIAL or fd > MATERIAL:
         return "does not hold", (f"the error term differs from o - t by up to {_g(formula)} and from finite "
@@ -77,7 +98,10 @@ def rule_c2(max_linearity_defect, max_abs_delta_at_target, max_rel_err_vs_fd, el
     """MSE error terms are linear in (o - t) and vanish at o = t (all outputs); the sign of delta_k
     follows o_k - t_k for element-wise outputs. Exact softmax-MSE couples the classes (J^T (o - t)),
     so its sign can differ: if mismatches are found the claim holds in part; if the linear
-    structure itself fails it does not hold."""
+    structure itself fails it does not hold; inconclusive when a defect is above rounding but not
+    material, or a number is missing."""
+    if bad := _unmeasured(**locals()):
+        return _not_measured(bad)
     structure = max(max_linearity_defect, max_abs_delta_at_target)
     if structure > MATERIAL or max_rel_err_vs_fd > MATERIAL or elementwise_sign_mismatch_share > SIGN_MISMATCH_NONE:
         return "does not hold", (f"the MSE error term is not a linear function of o - t that vanishes at o = t "
@@ -102,7 +126,11 @@ def rule_c2(max_linearity_defect, max_abs_delta_at_target, max_rel_err_vs_fd, el
 
 def rule_c3(max_abs_err_smoothed_targets, max_abs_err_binary_0p9, a_of_post_target=None):
     """Holds when smooth_labels gives (1 - a) t + a / K to rounding and K = 2, a = 0.2 gives 0.9 / 0.1.
-    ``a_of_post_target`` (the a behind the post's (0.1, 0.8, 0.1)) is stated, not judged."""
+    ``a_of_post_target`` (the a behind the post's (0.1, 0.8, 0.1)) is stated, not judged.
+    "holds in part" is unreachable by design (one formula); a missing number gives "inconclusive"."""
+    if bad := _unmeasured(max_abs_err_smoothed_targets=max_abs_err_smoothed_targets,
+                          max_abs_err_binary_0p9=max_abs_err_binary_0p9):
+        return _not_measured(bad)
     worst = max(max_abs_err_smoothed_targets, max_abs_err_binary_0p9)
     verdict, why = _exactness(worst, "the largest gap between smooth_labels and (1 - a) t + a / K, "
                                      "0.9 / 0.1 at K = 2, a = 0.2 included,")
@@ -116,7 +144,10 @@ def rule_c3(max_abs_err_smoothed_targets, max_abs_err_binary_0p9, a_of_post_targ
 
 def rule_c4(max_rel_mixture_defect, modified_inputs):
     """LS acts only through the target: grad(t') = (1 - a) grad(t) + a grad(1/K) to rounding, and
-    no call (training with smoothing included) writes into the caller's arrays."""
+    no call (training with smoothing included) writes into the caller's arrays. "holds in part" is
+    unreachable by design (one identity); a missing number gives "inconclusive"."""
+    if bad := _unmeasured(**locals()):
+        return _not_measured(bad)
     if modified_inputs > 0:
         return "does not hold", f"{modified_inputs} caller array(s) were modified by a call with smoothing"
     verdict, why = _exactness(max_rel_mixture_defect, "the relative gap |grad(t') - (1 - a) grad(t) - a grad(1/K)|")
@@ -137,7 +168,10 @@ FLIP_ATOL = 1e-9
 def rule_c5(max_abs_delta_minus_published, sign_mismatch_points, settings_without_one_flip, flip_off_target_max):
     """Two parts. The numbers: the four worked-example deltas agree with the post to its 4 printed
     decimals. The flip (CE and element-wise MSE): along every swept slice the true-class update
-    has the sign of t' - o at every grid point, changes sign exactly once, and that at t'."""
+    has the sign of t' - o at every grid point, changes sign exactly once, and that at t'. Both:
+    holds; one: holds in part; neither: does not hold; a missing number: inconclusive."""
+    if bad := _unmeasured(**locals()):
+        return _not_measured(bad)
     numbers_ok = max_abs_delta_minus_published <= PUBLISHED_ATOL
     flip_ok = sign_mismatch_points == 0 and settings_without_one_flip == 0 and flip_off_target_max <= FLIP_ATOL
     part1 = (f"the four deltas {'match' if numbers_ok else 'do not match'} the published values "
@@ -207,7 +241,7 @@ def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_mi
     training. Each learned target measured (class-mean "cm"; hidden-pattern "hp" when given) is
     judged; the better one decides: holds when it matches or beats LS on all three measures and
     keeps the weights from growing; does not hold when it matches LS on none; holds in part
-    otherwise; inconclusive with fewer than E1_MIN_SEEDS seeds or a non-finite number.
+    otherwise; inconclusive with fewer than E1_MIN_SEEDS seeds or a missing or non-finite number.
     """
     measured = {"cm": (cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_minus_ls_nll_se, cm_minus_ls_ece,
                        cm_minus_ls_ece_se, cm_minus_hard_weight_norm, cm_minus_hard_weight_norm_se, cm_late_growth)}
@@ -216,12 +250,13 @@ def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_mi
     if all(v is not None for v in hp):
         measured["hp"] = hp
     missing = "" if "hp" in measured else "; hidden-pattern targets were not measured (gl.train has no hidden_targets)"
+    if _unmeasured(n_seeds=n_seeds, hard_late_growth=hard_late_growth, *measured["cm"]):
+        return "inconclusive", f"a measurement is missing or not finite (a diverged run?){missing}"
     measured = {name: tuple(float(v) for v in vals) for name, vals in measured.items()}  # report.json: "nan" strings
-    values = [v for vals in measured.values() for v in vals] + [float(hard_late_growth)]
     if n_seeds < E1_MIN_SEEDS:
         return "inconclusive", f"only {n_seeds} seed(s): at least {E1_MIN_SEEDS} are needed for a standard error{missing}"
-    if not all(abs(v) < float("inf") for v in values):  # False for nan and inf
-        return "inconclusive", f"a measurement is not finite (a diverged run?){missing}"
+    if _unmeasured(*measured.get("hp", ())):
+        return "inconclusive", f"a measurement is missing or not finite (a diverged run?){missing}"
     judged = {}
     for name, (da, sa, dn, sn, de, se, dw, sw, growth) in measured.items():
         judged[name] = _e1_judge(name, {"acc": da, "nll": dn, "ece": de}, {"acc": sa, "nll": sn, "ece": se},
@@ -253,48 +288,115 @@ def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_mi
 
 # ---- C8 ----
 
-# A measure counts as agreeing when LS and its norm-matched penalty agree within the seed spread
-# in at least 3 of 4 matched pairs: one pair may miss (a lambda at the edge of the grid, or seed
-# noise: a difference of means exceeds the pooled SD by chance in about 1 pair in 7 with 10 seeds).
-C8_AGREE_SHARE = 0.75
-C8_MEASURES = {"agree_test_acc": "test accuracy", "agree_test_nll": "test NLL", "agree_test_ece": "ECE",
-               "agree_logit_gap": "logit gap", "agree_hidden_norm": "hidden-layer norm",
-               "agree_output_norm": "output-layer norm", "agree_predictions": "predictions"}
+# C8 compares LS at each a with each penalty at the strength matching LS's final weight norm, paired over
+# seeds (seed s of both shares its initial weights and row order): per measure the mean paired difference
+# and its standard error over seeds. Its 2-SE interval (about 95%) decides, as in E1.
+C8_Z = E1_Z
+# Equivalence margins: differences inside them do not matter. Accuracy, NLL and ECE: E1's (the same digits
+# test rows). Predictions: the share of test rows two methods predict alike, same seed, may fall short of
+# the share two seeds of one method predict alike by 1% of test rows (4 of digits' 360) at most.
+C8_TOL = {"test_acc": E1_TOL["acc"], "test_nll": E1_TOL["nll"], "test_ece": E1_TOL["ece"], "predictions": 0.01}
+# Margins relative to LS's seed mean: the logit gap as C7's GAP_RTOL (5% of the gap 3.3 moves the true-class
+# output by ~0.01); layer norms 5%, since matching the total norm by interpolation itself leaves a few percent.
+C8_RTOL = {"logit_gap": 0.05, "hidden_norm": 0.05, "output_norm": 0.05}
+# A measure agrees (or differs) when at least 3 of 4 counted pairs do: one may miss, by a lambda near the
+# grid's edge or by chance (a pair with no true difference lies beyond 2 SE in about 6% of pairs, 1 in 16,
+# paired over 20 seeds: Student's t with 19 degrees of freedom).
+C8_SHARE = 0.75
+# Under plain SGD, L2 and decoupled weight decay of equal strength are one update: when their sweep runs
+# (same lambda and seed) end within this relative weight norm of each other (rounding over the epochs of
+# float64 updates, ~1e-15 measured), the weight-decay pairs repeat the L2 pairs and are not counted.
+C8_SAME_UPDATE = 1e-9
+C8_MEASURES = {"test_acc": "test accuracy", "test_nll": "test NLL", "test_ece": "ECE", "logit_gap": "logit gap",
+               "hidden_norm": "hidden-layer norm", "output_norm": "output-layer norm", "predictions": "predictions"}
+
+
+def c8_status(diff, se, margin, one_sided=False):
+    """One pair on one measure: "agree" when the 2-SE interval of the paired difference lies within
+    the margin, ``|diff| + C8_Z se <= margin``; "differ" when it excludes 0, ``|diff| > C8_Z se``;
+    else "inconclusive". ``one_sided`` (predictions): only a shortfall counts, ``diff - C8_Z se >=
+    -margin`` agrees and ``diff + C8_Z se < 0`` differs."""
+    if one_sided:
+        if diff - C8_Z * se >= -margin:
+            return "agree"
+        return "differ" if diff + C8_Z * se < 0 else "inconclusive"
+    if abs(diff) + C8_Z * se <= margin:
+        return "agree"
+    return "differ" if abs(diff) > C8_Z * se else "inconclusive"
 
 
 def _listing(names):
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else (names[0] if names else "none")
 
 
-def rule_c8(matched_pairs, agree_test_acc, agree_test_nll, agree_test_ece, agree_logit_gap, agree_hidden_norm,
-            agree_output_norm, agree_predictions):
-    """Each ``agree_*`` is the share of matched (a, penalty) pairs in which LS and the penalty at
-    the strength matching LS's final weight norm agree within the seed spread on that measure.
-    Holds when every measure agrees (share >= C8_AGREE_SHARE), does not hold when none does,
-    holds in part otherwise (the reason names which); inconclusive without a matched pair."""
+def c8_measure_status(agree, differ, null_agree):
+    """One measure over the counted pairs: "agree" when >= C8_SHARE of them agree where the null
+    control (hard targets, no penalty, against LS at the same a) does not; "differ" when >= C8_SHARE
+    differ; "cannot tell" when the null agrees with LS at more than 1 - C8_SHARE of the a values
+    (agreement could not be shown however the penalty did); "mixed" otherwise."""
+    if agree >= C8_SHARE:
+        return "agree"
+    if differ >= C8_SHARE:
+        return "differ"
+    return "cannot tell" if null_agree > 1 - C8_SHARE else "mixed"
+
+
+def rule_c8(matched_pairs, repeated_pairs, l2_vs_weight_decay_max_rel_norm_gap,
+            agree_test_acc, agree_test_nll, agree_test_ece, agree_logit_gap, agree_hidden_norm, agree_output_norm,
+            agree_predictions, differ_test_acc, differ_test_nll, differ_test_ece, differ_logit_gap, differ_hidden_norm,
+            differ_output_norm, differ_predictions, null_agree_test_acc, null_agree_test_nll, null_agree_test_ece,
+            null_agree_logit_gap, null_agree_hidden_norm, null_agree_output_norm, null_agree_predictions):
+    """Does a penalty at LS's final weight norm do what LS does? ``matched_pairs``: the counted
+    (a, penalty) pairs (``repeated_pairs`` weight-decay pairs equal to L2's are not counted). Per
+    measure, ``agree_*``: share of counted pairs that agree (`c8_status`) at an a where hard targets
+    without a penalty do not; ``differ_*``: share that differ; ``null_agree_*``: share of a values at
+    which hard targets agree with LS. Each measure by `c8_measure_status`. Holds when every measure
+    agrees; holds in part when some do; does not hold when none agrees and some differ; inconclusive
+    without a counted pair, with a number missing, or when no measure can tell."""
     if matched_pairs == 0:
         return "inconclusive", "no penalty strength on the grid reached LS's weight norm, so no pair could be compared"
-    shares = dict(zip(C8_MEASURES.values(), (agree_test_acc, agree_test_nll, agree_test_ece, agree_logit_gap,
-                                             agree_hidden_norm, agree_output_norm, agree_predictions)))
-    same = [m for m, v in shares.items() if v >= C8_AGREE_SHARE]
-    differ = [f"{m} ({_g(100 * v)}% of pairs agree)" for m, v in shares.items() if v < C8_AGREE_SHARE]
-    if not differ:
+    if bad := _unmeasured(**locals()):
+        return _not_measured(bad)
+    v = locals()
+    status = {name: c8_measure_status(v[f"agree_{m}"], v[f"differ_{m}"], v[f"null_agree_{m}"])
+              for m, name in C8_MEASURES.items()}
+    share = {name: (v[f"agree_{m}"], v[f"differ_{m}"], v[f"null_agree_{m}"]) for m, name in C8_MEASURES.items()}
+    of = {k: [n for n, s in status.items() if s == k] for k in ("agree", "differ", "cannot tell", "mixed")}
+    repeated = (f" (the {repeated_pairs} weight-decay pairs repeat the L2 pairs under plain SGD, to "
+                f"{_g(float(l2_vs_weight_decay_max_rel_norm_gap))} relative weight norm, and are not counted)"
+                if repeated_pairs else "")
+    parts = [f"over {matched_pairs} independent (a, penalty) pairs matched by final weight norm{repeated}, paired "
+             f"over seeds (2-SE intervals of the mean difference; margins {C8_TOL['test_acc']:g} accuracy, "
+             f"{C8_TOL['test_nll']:g} nats NLL, {C8_TOL['test_ece']:g} ECE, {_g(100 * C8_RTOL['logit_gap'])}% of LS's "
+             f"logit gap and layer norms)"]
+    parts.append(f"LS and the penalty agree on {_listing(of['agree'])}" + (
+        " (in >= {:g}% of pairs, at a values where hard targets without any penalty do not)".format(100 * C8_SHARE)
+        if of["agree"] else ""))
+    parts.append(f"they differ on {_listing([f'{n} ({_g(100 * share[n][1])}% of pairs)' for n in of['differ']])}")
+    if of["cannot tell"]:
+        parts.append("the test cannot tell on " + _listing(
+            [f"{n} (hard targets without any penalty agree with LS at {_g(100 * share[n][2])}% of a values)"
+             for n in of["cannot tell"]]))
+    if of["mixed"]:
+        parts.append("the pairs are mixed on " + _listing(
+            [f"{n} ({_g(100 * share[n][0])}% agree, {_g(100 * share[n][1])}% differ)" for n in of["mixed"]]))
+    if not of["differ"] and not of["cannot tell"] and not of["mixed"]:
         verdict = "holds"
-    elif not same:
+    elif of["agree"]:
+        verdict = "holds in part"
+    elif of["differ"]:
         verdict = "does not hold"
     else:
-        verdict = "holds in part"
-    return verdict, (f"over {matched_pairs} (a, penalty) pairs matched by final weight norm, LS and the penalty agree "
-                     f"within the seed spread (in >= {_g(100 * C8_AGREE_SHARE)}% of pairs) on {_listing(same)}; "
-                     f"they differ on {_listing(differ)}")
+        verdict = "inconclusive"
+    return verdict, "; ".join(parts)
 
 
 # ---- C9 ----
 
-# Two knobs are compared by their sensitivity (steepest change of seed-mean test NLL per decade of the
-# knob, in seed SDs; gradlab.compare.knob_sensitivity). One is called more sensitive when its number is at
-# least twice the other's: the steepest-of-several-differences statistic is itself noisy, about +-1 seed SD
-# per decade with 10 seeds and half-decade steps, so smaller ratios are not distinguishable.
+# Two knobs are compared by the steepest change of seed-mean test NLL per decade of the knob over its useful
+# range (gradlab.compare.knob_sensitivity). One is called more sensitive when its number is at least twice
+# the other's: the steepest-of-several-differences statistic is itself noisy, about +-1 seed SD per decade
+# with 10 seeds and half-decade steps, so smaller ratios are not distinguishable.
 C9_RATIO = 2.0
 # The useful range of a knob: values whose seed-mean test accuracy is within 2 percentage points of the
 # knob's best (a loss one would notice and not accept: 7 of digits' 360 test rows), or within one test row
@@ -303,8 +405,6 @@ C9_USEFUL_ACC_DROP = 0.02
 
 
 def _c9_compare(sens_a, sens_lam):
-    if not (sens_a == sens_a and sens_lam == sens_lam):  # NaN: too few useful values
-        return "unknown"
     if sens_a >= C9_RATIO * sens_lam:
         return "more"
     if sens_lam >= C9_RATIO * sens_a:
@@ -312,26 +412,42 @@ def _c9_compare(sens_a, sens_lam):
     return "alike"
 
 
-def rule_c9(sensitivity_a_iris, sensitivity_lambda_iris, sensitivity_a_digits, sensitivity_lambda_digits):
-    """C9 as measured: is LS's ``a`` harder to set than an L2 strength? Holds when ``a`` is the
-    more sensitive knob on both data sets (getting it wrong costs more, and nothing fixes it in
-    advance), holds in part when the two are alike on both (``a`` needs tuning on held-out data
-    exactly as lambda does), does not hold when ``a`` is the less sensitive on both; otherwise
-    (data sets disagree, or too few useful values) inconclusive."""
-    cmp = {"Iris": _c9_compare(sensitivity_a_iris, sensitivity_lambda_iris),
-           "digits": _c9_compare(sensitivity_a_digits, sensitivity_lambda_digits)}
-    numbers = (f"sensitivity (seed SDs of test NLL per decade): a {_g(sensitivity_a_iris)} vs L2 lambda "
-               f"{_g(sensitivity_lambda_iris)} on Iris, a {_g(sensitivity_a_digits)} vs lambda "
-               f"{_g(sensitivity_lambda_digits)} on digits")
+def rule_c9(sensitivity_a_iris, sensitivity_lambda_iris, sensitivity_a_digits, sensitivity_lambda_digits,
+            slope_a_iris, slope_lambda_iris, slope_a_digits, slope_lambda_digits, span_iris, span_digits):
+    """C9 as measured: is LS's ``a`` harder to set than an L2 strength? Per data set both knobs are
+    measured over the same span of decades around their best values (``span_*``, the smaller of the
+    two useful spans), so the longer grid gets no extra neighbouring differences to take the
+    steepest of; and in two units: nats of test NLL per decade (``slope_*``) and seed SDs per decade
+    (``sensitivity_*``, each knob divided by its own seed SD). A data set's call (``a`` more / less
+    sensitive by >= C9_RATIO, or alike) stands only when both units give it; else it is
+    "unit-dependent". Holds when ``a`` is the more sensitive knob on both data sets; holds in part
+    when the two are alike on both (``a`` needs tuning on held-out data as lambda does, and no
+    more); does not hold when ``a`` is the less sensitive on both; otherwise (the data sets or the
+    units disagree, a number missing) inconclusive."""
+    if bad := _unmeasured(**locals()):
+        return _not_measured(bad)
+    sets = {"Iris": (sensitivity_a_iris, sensitivity_lambda_iris, slope_a_iris, slope_lambda_iris, span_iris),
+            "digits": (sensitivity_a_digits, sensitivity_lambda_digits, slope_a_digits, slope_lambda_digits, span_digits)}
+    cmp = {}
+    for name, (sa, sl, na, nl, _) in sets.items():
+        sd_call, nats_call = _c9_compare(sa, sl), _c9_compare(na, nl)
+        cmp[name] = sd_call if sd_call == nats_call else f"unit-dependent ({sd_call} in seed SDs, {nats_call} in nats)"
+    numbers = "; ".join(f"on {name} over {_g(float(span))} decades around each best value, a {_g(na)} vs L2 lambda "
+                        f"{_g(nl)} nats of test NLL per decade ({_g(sa)} vs {_g(sl)} of each knob's seed SD)"
+                        for name, (sa, sl, na, nl, span) in sets.items())
     kinds = set(cmp.values())
     if kinds == {"more"}:
-        return "holds", f"a is the more sensitive knob on both data sets (by >= {C9_RATIO:g}x): {numbers}"
+        return "holds", (f"a is the more sensitive knob on both data sets (by >= {C9_RATIO:g}x in both units): "
+                         f"{numbers}")
     if kinds == {"alike"}:
-        return "holds in part", (f"a is about as sensitive as lambda on both data sets (within {C9_RATIO:g}x), so it "
-                                 f"needs tuning on held-out data like any regulariser, and no more: {numbers}")
+        return "holds in part", (f"a is about as sensitive as lambda on both data sets (within {C9_RATIO:g}x in both "
+                                 f"units), so it needs tuning on held-out data like any regulariser, and no more: "
+                                 f"{numbers}")
     if kinds == {"less"}:
-        return "does not hold", f"a is the less sensitive knob on both data sets (by >= {C9_RATIO:g}x): {numbers}"
-    return "inconclusive", f"the data sets disagree ({cmp['Iris']} on Iris, {cmp['digits']} on digits): {numbers}"
+        return "does not hold", (f"a is the less sensitive knob on both data sets (by >= {C9_RATIO:g}x in both units): "
+                                 f"{numbers}")
+    return "inconclusive", (f"the calls disagree (a against lambda: {cmp['Iris']} on Iris, {cmp['digits']} on "
+                            f"digits): {numbers}")
 
 
 # ---- C11 ----
@@ -397,7 +513,9 @@ def rule_c6(separable_growth_min, nonseparable_change_max, separated_share_min, 
     Growth on separable data only, bounded elsewhere, rate as known: holds in part (the growth is
     real but conditional on separability, and logarithmic). Growth everywhere: holds. No growth on
     separable data: does not hold. Anything else (premises failed, rates off, values between the
-    thresholds): inconclusive."""
+    thresholds, a number missing): inconclusive."""
+    if bad := _unmeasured(**locals()):
+        return _not_measured(bad)
     if separated_share_min < 1 or nonseparable_sets_linearly_separable > 0:
         return "inconclusive", (f"the premises failed: the 'separable' runs reach a training accuracy of only "
                                 f"{_g(separated_share_min)}, or {nonseparable_sets_linearly_separable} 'non-separable' "
@@ -443,7 +561,9 @@ def rule_c7(ls_linear_growth_max, ls_output_growth_max, ls_output_growth_min, ls
     with LS on separable data must settle (change <= BOUNDED per decade), and so must every layer of
     the 4-7-3 nets over the last decade. All settle: holds. The linear model settles but some layer
     of the nets keeps growing (>= GROWING): holds in part. The linear model keeps growing, or the
-    formula is wrong: does not hold. Otherwise inconclusive."""
+    formula is wrong: does not hold. Otherwise (a number missing included) inconclusive."""
+    if bad := _unmeasured(**locals()):
+        return _not_measured(bad)
     if gap_formula_vs_optimizer_max > GAP_FORMULA_ATOL:
         return "does not hold", (f"one sample's optimum under LS is not at the gap log(1 + K(1 - a)/a): the numerical "
                                  f"minimiser differs by {_g(gap_formula_vs_optimizer_max)} logits")
@@ -501,8 +621,10 @@ def rule_c10(mse_hard_linear_growth_min, mse_ls_linear_change_max, mse_ls_acc_dr
     which grows with hard MSE targets (>= GROWING per decade), settles with MSE + LS (<= BOUNDED); and
     test accuracy is within ACC_DROP_TOL of MSE with hard targets and of CE with LS. All three: holds.
     Norms as with CE but accuracy lower: holds in part. LS does not stop the linear model's growth, or
-    the optimum is elsewhere: does not hold. No contrast (hard MSE not growing) or values between the
-    thresholds: inconclusive."""
+    the optimum is elsewhere: does not hold. No contrast (hard MSE not growing), values between the
+    thresholds or a number missing: inconclusive."""
+    if bad := _unmeasured(**locals()):
+        return _not_measured(bad)
     if mse_gap_formula_vs_optimizer_max > GAP_FORMULA_ATOL:
         return "does not hold", (f"with MSE the per-sample optimum under LS is not at o = t' (gap off by "
                                  f"{_g(mse_gap_formula_vs_optimizer_max)} logits)")
