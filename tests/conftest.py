@@ -4,8 +4,16 @@
 on-disk cache, which takes seconds and would trip any per-example deadline), 40 examples.
 "ci" (chosen when the CI environment variable is set): the same, derandomized, so a CI run
 is reproducible. HYPOTHESIS_PROFILE=<name> selects a profile explicitly.
+
+Before the tests, `warm_kernels` compiles the largest kernels into numba's on-disk cache in
+two processes at once (this one and a child), so a cold run compiles on both cores; with a
+warm cache it only loads them. GRADLAB_WARM=0 skips it.
 """
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -15,3 +23,21 @@ settings.register_profile("default", **_COMMON)
 settings.register_profile("ci", derandomize=True, **_COMMON)
 
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
+
+
+def pytest_sessionstart(session):
+    if os.environ.get("GRADLAB_WARM") == "0":
+        return
+    import warm_kernels  # imports gradlab, which clears stale caches before the child starts
+
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(here.parent), os.environ.get("PYTHONPATH")])))
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, str(here / "warm_kernels.py"), "0"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    warm_kernels.main(1)
+    out, _ = child.communicate()
+    report = session.config.pluginmanager.get_plugin("terminalreporter")
+    if report is not None:
+        status = "" if child.returncode == 0 else f"; part 0 failed ({child.returncode}):\n{out}"
+        report.write_line(f"warm_kernels: {time.perf_counter() - start:.0f} s{status}")

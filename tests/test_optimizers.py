@@ -36,6 +36,7 @@ NUDGE = 1e-14  # ~45 ulps: more than one step's rounding differences, far below 
 MIN_COMPARED = 50
 MARGIN = 10  # chaotic growth measured at x45 a step (the 4-1 net fitting one row): 10 steps is 1e16
 compared = {"adam": [], "sgd": []}  # steps compared per case, to check the test is not vacuous
+torch.set_num_threads(1)  # tensors of a few rows: a second thread only waits, and slows runs on a busy machine
 
 
 def _torch_loss(params, X, T, net, loss, alt=False):
