@@ -113,6 +113,9 @@ def compare(runs, n_seeds):
             note = "LS at the a chosen for this measure" if method == "ls" else LABEL[method]
             nums.append(Number(f"{method}_test_{m}", float(values.mean()), "", f"{note}, mean over seeds"))
         ls = seed_values(runs, "ls", best["ls"][m], f"test_{m}")
+        d, se = paired(ls, seed_values(runs, "hard", 0.0, f"test_{m}"))
+        nums += [Number(f"ls_minus_hard_{m}", d, "", f"test {label}: LS at the a chosen for it minus hard targets, "
+                        "paired over seeds"), Number(f"ls_minus_hard_{m}_se", se, "", "its standard error")]
         for method in learned_methods:
             d, se = paired(seed_values(runs, method, setting[method](m), f"test_{m}"), ls)
             nums += [Number(f"{method}_minus_ls_{m}", d, "", f"test {label}: paired mean difference over seeds"),

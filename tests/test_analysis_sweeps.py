@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gradlab.report import Context, document, rules, style
+from gradlab.report import ClaimResult, Context, document, rules, style
 from gradlab.report.paths import ANALYSIS
 from gradlab.report.runner import load_script
 
-SCRIPTS = ("c08_matched_regularisers", "c09_sensitivity", "c11_calibration", "c11_geometry")
+SCRIPTS = ("c08_matched_regularisers", "c09_sensitivity", "c11_calibration", "c11_geometry", "c11_regimes")
 PANELS = {"c08_matched_regularisers": (2, 4), "c09_sensitivity": (2, 4), "c11_calibration": (2, 3),
-          "c11_geometry": (1, 3)}
+          "c11_geometry": (1, 3), "c11_regimes": (1, 3)}
 COLUMNS = {
     "c08_matched_regularisers__pairs.csv": ["a", "method", "strength", "counted", "test_nll_ls", "test_nll_other",
                                             "test_nll_diff", "test_nll_se", "test_nll_margin", "test_nll_status",
@@ -74,8 +74,8 @@ def test_data_files_hold_the_expected_columns(report, csv, columns):
 
 def test_report_json_holds_each_verdict_and_its_figures(report):
     _, results, rep = report
-    claims = [r for name in SCRIPTS for r in results[name]]
-    assert sorted(r.claim for r in claims) == ["C11", "C8", "C9"]  # c11_geometry adds numbers to C11, no verdict
+    claims = [r for name in SCRIPTS for r in results[name] if isinstance(r, ClaimResult)]
+    assert sorted(r.claim for r in claims) == ["C11", "C8", "C9"]  # c11_calibration and c11_geometry support C11
     for r in claims:
         entry = rep["claims"][r.claim]
         assert (entry["verdict"], entry["reason"]) == (r.verdict, r.reason)
@@ -211,3 +211,38 @@ def test_c9_and_c11_numbers_are_measured(report):
     geometry = pd.read_csv(report[0] / "c11_geometry__tightness.csv")
     for m in ("hard", "ls", "l2"):  # c11_calibration reports the same numbers c11_geometry draws
         assert n11[f"tightness_{m}"] == pytest.approx(geometry[geometry.method == m].tightness.mean())
+
+
+def test_c11_map_verdict_inputs_follow_from_the_runs_csv(report):
+    """Every cell of C11's map recomputed from the per-run CSV (a on validation NLL, paired
+    differences and standard errors over seeds, the cell's verdict), then the rule's counts."""
+    out, results, _ = report
+    runs = pd.read_csv(out / "c11_regimes__runs.csv")
+    cells = pd.read_csv(out / "c11_regimes__cells.csv")
+    keys = ["data", "width", "depth", "epochs", "train_size", "optimizer"]
+    verdicts = []
+    for key, part in runs.groupby(keys):
+        ls = part[part.smoothing > 0]
+        a = ls.groupby("smoothing").val_nll.mean().idxmin()
+        x = part[part.smoothing == a].set_index("seed").sort_index()
+        h = part[part.smoothing == 0].set_index("seed").sort_index()
+        row = cells.set_index(keys).loc[key]
+        assert row.a == a
+        for m in ("ece", "nll"):
+            d = (x[m] - h[m]).to_numpy()
+            assert row[f"{m}_diff"] == pytest.approx(d.mean(), rel=1e-12, abs=1e-15)
+            assert row[f"{m}_se"] == pytest.approx(d.std(ddof=1) / np.sqrt(d.size), rel=1e-12, abs=1e-15)
+        d_ts = (x.ece - h.ece_ts).to_numpy()
+        assert row.ece_vs_ts_diff == pytest.approx(d_ts.mean(), rel=1e-12, abs=1e-15)
+        verdicts.append(rules.c11_cell(row.ece_diff, row.ece_se, row.nll_diff, row.nll_se))
+        assert row.verdict == verdicts[-1]
+    assert len(verdicts) == len(cells)
+    n = numbers_of(results, "C11")
+    assert (n["cells"], n["cells_holds"], n["cells_fails"]) == (len(cells), verdicts.count("holds"),
+                                                                verdicts.count("fails"))
+    assert n["ece_gain_best"] == pytest.approx(cells.ece_diff.min())
+    assert n["a_at_grid_edge_cells"] == int(cells.a_at_edge.sum())
+    claim = next(r for r in results["c11_regimes"] if r.claim == "C11")
+    assert (claim.verdict, claim.reason) == rules.rule_c11(**{k: n[k] for k in (
+        "cells", "cells_holds", "cells_fails", "domain_fails", "domain_holds", "ece_gain_best", "ece_gain_best_se",
+        "ece_gain_best_regime", "fails_ts_as_good", "a_at_grid_edge_cells", "a_at_low_edge_cells")})

@@ -266,3 +266,31 @@ def test_markdown_links_resolve_inside_the_repository():
 def test_rendered_report_links_the_claims_list():
     text = document.render(document.update(document.empty(), [result("C1")], quick=True))
     assert "[CLAIMS.md](../CLAIMS.md)" in text.split("\n| claim |")[0]
+
+
+def _with_numbers(c11, e1):
+    """A report.json dict with C11 and E1 entries holding only the self-check's numbers."""
+    entry = lambda nums: {"numbers": [{"name": k, "value": v, "unit": "", "note": ""} for k, v in nums.items()], "verdict": "holds",
+                          "reason": "r", "statement": "s", "rule": "rule_c1", "figures": [], "title": "t"}
+    return {"claims": {"C11": entry(c11), "E1": entry(e1)}}
+
+
+def test_the_report_says_when_two_sections_disagree():
+    """A planted contradiction: C11's map finds no ECE gain of LS in E1's regime while E1's own
+    runs find a large one. The rendered report must say they disagree; agreeing numbers must not."""
+    from gradlab.report import consistency
+    c11 = {"e1_regime_ece_ls_minus_hard": 0.004, "e1_regime_ece_ls_minus_hard_se": 0.002,
+           "e1_regime_nll_ls_minus_hard": 0.01, "e1_regime_nll_ls_minus_hard_se": 0.005}
+    e1 = {"ls_minus_hard_ece": -0.028, "ls_minus_hard_ece_se": 0.004,
+          "ls_minus_hard_nll": 0.012, "ls_minus_hard_nll_se": 0.006}
+    rows = consistency.check(_with_numbers(c11, e1))
+    assert [r["agree"] for r in rows] == [False, True]
+    assert rows[0]["calls"] == ("not better", "better")
+    text = document.render(_with_numbers(c11, e1))
+    assert "## The report against itself" in text and text.count("**disagree**") == 1
+    agreeing = dict(e1, ls_minus_hard_ece=0.001)
+    assert "**disagree**" not in document.render(_with_numbers(c11, agreeing))
+    # apart by more than 2 combined SE, even with no material gain on either side
+    assert not consistency.check(_with_numbers(c11, dict(e1, ls_minus_hard_ece=0.03)))[0]["agree"]
+    # a check whose numbers are missing is left out, not guessed
+    assert len(consistency.check(_with_numbers({}, e1))) == 0

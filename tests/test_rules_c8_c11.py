@@ -85,18 +85,56 @@ def test_c9_needs_both_units_to_agree():
     assert "over 2 decades around each best value" in reason
 
 
-def c11(hard_d, ls_d, sd_d, hard_i, ls_i, sd_i):
-    return rules.rule_c11(ece_hard_digits=hard_d, ece_ls_digits=ls_d, ece_seed_sd_digits=sd_d, ece_ts_digits=0.01,
-                          ece_hard_iris=hard_i, ece_ls_iris=ls_i, ece_seed_sd_iris=sd_i, ece_ts_iris=0.02)
+C11 = dict(cells=12, cells_holds=8, cells_fails=3, domain_fails="hidden width 5 and epochs 100-300 (2 of 16 cells)",
+           domain_holds="hidden width 16-256", ece_gain_best=-0.03, ece_gain_best_se=0.004,
+           ece_gain_best_regime="data digits, hidden width 5", fails_ts_as_good=2, a_at_grid_edge_cells=1,
+           a_at_low_edge_cells=1)
 
 
-def test_c11_verdicts_flip_with_the_ece_difference():
-    assert c11(0.10, 0.05, 0.01, 0.10, 0.05, 0.01)[0] == "does not hold"  # LS lowers ECE on both
-    assert c11(0.10, 0.05, 0.01, 0.10, 0.095, 0.01)[0] == "holds in part"
-    assert c11(0.02, 0.10, 0.01, 0.10, 0.095, 0.01)[0] == "holds"
-    assert c11(0.10, 0.0905, 0.01, 0.10, 0.0905, 0.01)[0] == "holds"  # less than one seed SD apart: no effect
-    verdict, reason = c11(0.02, 0.10, 0.01, 0.10, 0.095, 0.01)
-    assert "on digits LS raises ECE" in reason and "on Iris LS leaves ECE" in reason
+@pytest.mark.parametrize("diff, se, call", [
+    (-0.02, 0.004, "better"),  # beyond the margin and 2 SE below 0
+    (-0.02, 0.011, "unclear"),  # beyond the margin, but within 2 SE of 0
+    (-0.005, 0.002, "not better"),  # -0.005 - 0.004 > -0.01: a material gain is excluded
+    (0.03, 0.001, "not better"),  # worse
+    (-0.008, 0.002, "unclear"),  # a gain of the margin's size is not excluded
+    (float("nan"), 0.001, "unclear"),
+    (-0.02, float("nan"), "unclear"),
+])
+def test_paired_call_on_one_difference(diff, se, call):
+    assert rules.paired_call(diff, se, 0.01) == call
+
+
+@pytest.mark.parametrize("ece, nll, verdict", [
+    ((-0.03, 0.003), (0.0, 0.001), "fails"),  # LS lowers ECE
+    ((0.0, 0.001), (-0.1, 0.01), "fails"),  # LS lowers NLL
+    ((0.01, 0.002), (0.02, 0.005), "holds"),  # LS raises both
+    ((-0.008, 0.002), (0.0, 0.001), "inconclusive"),  # an ECE gain near the margin is not excluded
+    ((float("nan"), 0.0), (0.0, 0.001), "inconclusive"),
+])
+def test_c11_cell_reaches_each_verdict(ece, nll, verdict):
+    assert rules.c11_cell(*ece, *nll) == verdict
+
+
+@pytest.mark.parametrize("change, verdict", [
+    ({}, "holds in part"),
+    (dict(cells_holds=11, cells_fails=0), "holds"),
+    (dict(cells_holds=7, cells_fails=0), "inconclusive"),  # 7 of 12 < 2/3: too many cells undecided
+    (dict(cells_holds=0, cells_fails=9), "does not hold"),
+    (dict(cells_holds=0, cells_fails=2), "inconclusive"),
+    (dict(cells=0, cells_holds=0, cells_fails=0), "inconclusive"),
+    (dict(cells_fails=float("nan")), "inconclusive"),
+])
+def test_c11_map_verdict_reaches_each_verdict(change, verdict):
+    got, reason = rules.rule_c11(**{**C11, **change})
+    assert got == verdict, reason
+
+
+def test_c11_reason_names_where_it_fails_and_the_reference():
+    _, reason = rules.rule_c11(**C11)
+    assert "holds in 8 of 12 regimes, fails in 3, inconclusive in 1" in reason
+    assert C11["domain_fails"] in reason and C11["domain_holds"] in reason
+    assert "0.03 ± 0.004" in reason and "as well as LS in 2 of those 3 regimes" in reason
+    assert "In 1 regimes the chosen a is at an end of its grid (1 at the smallest a" in reason
 
 
 def test_reapply_reads_the_rules_numbers_by_name():

@@ -3,6 +3,7 @@ import json
 import os
 from pathlib import Path
 
+from . import consistency
 from .results import CLAIM_IDS, CLAIM_TITLES, Supporting
 from .save import git_commit, gradlab_version, to_json
 
@@ -104,6 +105,9 @@ def render(report):
     for c in CLAIM_IDS:
         verdict = claims[c]["verdict"] if c in claims else NOT_MEASURED
         lines.append(f"| [{c}](#{c.lower()}) | {_cell(CLAIM_TITLES[c])} | {verdict} |")
+    checks = consistency.render(report)
+    if checks:
+        lines += [""] + checks[:-1]
     for c in CLAIM_IDS:
         lines += ["", f"<a id=\"{c.lower()}\"></a>", f"## {c}: {claims.get(c, {}).get('title') or CLAIM_TITLES[c]}", ""]
         if c not in claims:

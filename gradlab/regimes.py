@@ -1,0 +1,199 @@
+"""Regime maps: a claim's deciding quantity measured over a grid of training regimes, so that
+a verdict can say where it holds (the form of Nakkiran et al. 2019, test error over model
+width x epochs).
+
+A regime is a data set, a net (hidden width and depth), a training length, a training-set
+size and an optimizer. A map is a list of `Panel`s, each crossing two axes with the others
+fixed; cells shared by panels are trained once. Every cell trains the same conditions (e.g.
+hard targets and LS at each a) over the same seeds, so differences between conditions are
+paired by seed.
+
+Data: `knobs.split` (test rows 20 %, validation rows 20 % of the rest, standardised on the
+fit rows); a smaller training set is a stratified draw of the fit rows (seed 0). Nets: ReLU
+hidden units, softmax outputs, cross-entropy, minibatches of 32 (the protocol of E1's
+students, so E1's regime is a cell of the maps).
+"""
+import hashlib
+import shutil
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+import pandas as pd
+
+from . import _checks, datasets, knobs
+from .grid import Grid
+from .sweep import run_key, sweep
+
+HIDDEN, BATCH = "relu", 32
+# lr per optimizer: SGD at E1's 0.05; momentum 0.9 at lr 0.005, the same step size once the
+# velocity settles (lr / (1 - momentum)); Adam at its customary 0.001
+OPTIMIZERS = {"sgd": dict(lr=0.05), "momentum": dict(lr=0.005, momentum=0.9),
+              "adam": dict(lr=0.001, optimizer="adam")}
+AXES = {"data": "data", "width": "hidden width", "depth": "hidden layers", "epochs": "epochs",
+        "train_size": "training rows", "optimizer": "optimizer"}
+SUBSET_SEED = 0
+
+
+@dataclass(frozen=True)
+class Regime:
+    """One cell of a map. ``train_size`` 0 means every fit row."""
+    data: str = "digits"
+    width: int = 16
+    depth: int = 1
+    epochs: int = 100
+    train_size: int = 0
+    optimizer: str = "sgd"
+
+    def __post_init__(self):
+        if self.data not in knobs.LOADERS:
+            raise ValueError(f"data must be one of {sorted(knobs.LOADERS)}; got {self.data!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}; got {self.optimizer!r}")
+        for name in ("width", "depth", "epochs"):
+            _checks.integer(name, getattr(self, name), low=1)
+        _checks.integer("train_size", self.train_size, low=0)
+
+    def settings(self, n_in, n_classes):
+        """The `Grid` keys of this regime (one value each)."""
+        return dict(sizes=[[n_in, *[self.width] * self.depth, n_classes]], hidden=[HIDDEN], batch_size=[BATCH],
+                    epochs=[self.epochs], **{k: [v] for k, v in OPTIMIZERS[self.optimizer].items()})
+
+
+def axis_text(axis, value):
+    """A value as the report names it: 'all' training rows, 'momentum 0.9', '2 layers'."""
+    if axis == "train_size":
+        return "all" if value == 0 else str(value)
+    if axis == "optimizer":
+        return {"sgd": "SGD", "momentum": "SGD + momentum 0.9", "adam": "Adam"}[value]
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Two axes crossed (``rows`` x ``cols``), every other axis at ``base``'s value."""
+    rows: str
+    row_values: tuple
+    cols: str
+    col_values: tuple
+    base: Regime = Regime()
+
+    def __post_init__(self):
+        for axis in (self.rows, self.cols):
+            if axis not in AXES:
+                raise ValueError(f"panel axis must be one of {sorted(AXES)}; got {axis!r}")
+        if self.rows == self.cols:
+            raise ValueError("a panel needs two different axes")
+
+    def cells(self):
+        return [replace(self.base, **{self.rows: r, self.cols: c}) for r in self.row_values for c in self.col_values]
+
+    def title(self):
+        fixed = [f"{AXES[a]} {axis_text(a, getattr(self.base, a))}" for a in AXES if a not in (self.rows, self.cols)]
+        return ", ".join(fixed)
+
+
+def cells(panels):
+    """Every distinct regime of ``panels``, in order of first appearance."""
+    return list(dict.fromkeys(c for p in panels for c in p.cells()))
+
+
+def training_rows(split, n):
+    """The fit rows of ``split``, or a stratified draw of ``n`` of them (``n`` 0: all)."""
+    if n == 0 or n >= split.y_fit.size:
+        return split.X_fit, split.y_fit
+    X, _, y, _ = datasets.train_test_split(split.X_fit, split.y_fit, split.y_fit.size - n, seed=SUBSET_SEED)
+    return X, y
+
+
+def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate):
+    """Train every regime under every condition and seed; one table row per run.
+
+    ``conditions``: dicts of extra `Grid` keys (one value each), e.g. ``{"smoothing": 0.1}``;
+    ``evaluate(res, runs, split)`` returns one dict per run id of ``runs`` (the run's final
+    measures; ``split`` the `knobs.Split`). The runs of one data set, training-set size and
+    condition train in one `gl.sweep`, cached under ``ctx.runs / <name>-<data>-<rows>-<grid
+    hash>``, so a condition added to a map trains only its own runs."""
+    regimes, keys = list(regimes), [f.name for f in fields(Regime)]
+    tables = []
+    for data, n in dict.fromkeys((r.data, r.train_size) for r in regimes):
+        split = knobs.split(data)
+        X, y = training_rows(split, n)
+        K = int(max(split.y_fit.max(), split.y_test.max())) + 1
+        for cond in conditions:  # one sweep per condition: a condition added later trains only its own runs
+            parts = [(r, Grid(seed=list(seeds), **r.settings(X.shape[1], K), **{k: [v] for k, v in cond.items()}))
+                     for r in regimes if (r.data, r.train_size) == (data, n)]
+            grid = sum((g for _, g in parts[1:]), parts[0][1])
+            out = ctx.runs / f"{name}-{data}-{n}-{hashlib.sha256(grid.to_json().encode()).hexdigest()[:10]}"
+            if ctx.fresh and out.exists():
+                shutil.rmtree(out)
+            res = sweep(grid, (X, y, split.X_test, split.y_test), record_every=10 ** 9, out=out, progress=ctx.progress)
+            index = {run_key(s): k for k, s in enumerate(res.settings)}
+            owner = {index[run_key(s)]: (r, s["seed"]) for r, g in parts for s in g}
+            final = res.final
+            runs = final.run.to_numpy()
+            for k, measures in zip(runs, evaluate(res, runs, split)):
+                r, seed = owner[k]
+                tables.append({**asdict(r), **cond, "seed": seed, "train_acc": float(final.train_acc[k]),
+                               "diverged": not pd.isna(final.diverged_at[k]), **measures})
+    return pd.DataFrame(tables), keys
+
+
+def paired(table, keys, a, b, value, value_b=None):
+    """Per cell (``keys``), the mean over seeds of ``value`` in rows ``a`` minus ``value_b``
+    (default ``value``) in rows ``b`` (boolean masks of ``table``, one row per cell and seed
+    each), and its standard error ``SD / sqrt(seeds)``. Returns a frame: keys, ``diff``,
+    ``se``, ``n``."""
+    x = table[a].set_index([*keys, "seed"])[value]
+    y = table[b].set_index([*keys, "seed"])[value if value_b is None else value_b]
+    d = (x - y).dropna()
+    g = d.groupby(level=list(range(len(keys))))
+    out = pd.DataFrame({"diff": g.mean(), "se": g.std(ddof=1) / np.sqrt(g.count()), "n": g.count()})
+    return out.reset_index()
+
+
+def calibration(res, runs, split, bins=15):
+    """`evaluate` for `sweep_cells`: per run, validation NLL and the test measures of
+    `compare.calibration` (NLL, ECE, accuracy; the same after temperature scaling fitted on
+    the validation rows)."""
+    import warnings
+
+    from . import compare, metrics
+    from .grads import logits
+    rows = []
+    for k in runs:
+        net = res.run(int(k)).net
+        zv, zt = logits(net, split.X_val), logits(net, split.X_test)
+        with warnings.catch_warnings():  # a temperature at its bound is kept (T_at_bound)
+            warnings.filterwarnings("ignore", message="fit_temperature", category=RuntimeWarning)
+            cal = compare.calibration(zv, split.y_val, zt, split.y_test, bins)
+        pv = np.exp(zv - zv.max(axis=1, keepdims=True))
+        rows.append({"val_nll": metrics.nll(pv / pv.sum(axis=1, keepdims=True), split.y_val), **cal,
+                     "T_at_bound": cal["T"] in (metrics.T_MIN, metrics.T_MAX)})
+    return rows
+
+
+def describe(table, mask, panels):
+    """Where ``mask`` holds, in words, panel by panel: 'width 5-16, epochs 100-300 (3 of 16
+    cells; data digits, ...)'. Empty string when it holds nowhere."""
+    parts = []
+    for p in panels:
+        cell = table.set_index(list(AXES)).index
+        inside = np.array([c in set(p.cells()) for c in (Regime(*t) for t in cell)])
+        sel = table[inside & mask]
+        if sel.empty:
+            continue
+        ranges = []
+        for axis, values in ((p.rows, p.row_values), (p.cols, p.col_values)):
+            hit = [v for v in values if v in set(sel[axis])]
+            text = [axis_text(axis, v) for v in hit]
+            numeric = axis not in ("data", "optimizer")
+            span = text[0] if len(text) == 1 else (f"{text[0]}-{text[-1]}" if numeric and _consecutive(values, hit)
+                                                   else ", ".join(text))
+            ranges.append(f"{AXES[axis]} {span}")
+        parts.append(f"{' and '.join(ranges)} ({len(sel)} of {inside.sum()} cells; {p.title()})")
+    return "; ".join(parts)
+
+
+def _consecutive(values, hit):
+    idx = [list(values).index(v) for v in hit]
+    return idx == list(range(idx[0], idx[0] + len(idx)))

@@ -1,0 +1,76 @@
+"""The report checks itself: where two sections measure the same quantity in the same regime,
+their numbers are compared and a disagreement is said in REPORT.md."""
+import math
+from dataclasses import dataclass
+
+from . import rules
+
+
+@dataclass(frozen=True)
+class Check:
+    """One quantity measured by two sections: ``first`` and ``second`` are (claim, number,
+    number of its standard error); ``margin`` the material difference of `rules.paired_call`."""
+    quantity: str
+    first: tuple
+    second: tuple
+    margin: float
+    note: str
+
+
+CHECKS = (
+    Check("test ECE, LS minus hard targets: digits 64-5-10 ReLU, SGD lr 0.05, batch 32, 300 epochs",
+          ("C11", "e1_regime_ece_ls_minus_hard", "e1_regime_ece_ls_minus_hard_se"),
+          ("E1", "ls_minus_hard_ece", "ls_minus_hard_ece_se"), rules.C11_ECE_MARGIN,
+          "C11's map chooses a on validation NLL over 5 seeds, E1 on held-out ECE over 10 seeds; both paired by seed"),
+    Check("test NLL, LS minus hard targets: digits 64-5-10 ReLU, SGD lr 0.05, batch 32, 300 epochs",
+          ("C11", "e1_regime_nll_ls_minus_hard", "e1_regime_nll_ls_minus_hard_se"),
+          ("E1", "ls_minus_hard_nll", "ls_minus_hard_nll_se"), rules.C11_NLL_MARGIN,
+          "C11's map chooses a on validation NLL over 5 seeds, E1 on held-out NLL over 10 seeds"),
+)
+OPPOSITE = {("better", "not better"), ("not better", "better")}
+
+
+def _value(report, claim, name):
+    numbers = report.get("claims", {}).get(claim, {}).get("numbers", [])
+    value = next((n["value"] for n in numbers if n["name"] == name), None)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def check(report, checks=CHECKS):
+    """One dict per check whose four numbers are all in ``report`` (a report.json dict):
+    quantity, note, the two (value, se) pairs, their calls (`rules.paired_call`) and
+    ``agree``: False when the two differ by more than 2 combined standard errors
+    (``|x - y| > 2 sqrt(se_x^2 + se_y^2)``) or one section finds a material gain that the
+    other excludes."""
+    rows = []
+    for c in checks:
+        values = [(_value(report, claim, v), _value(report, claim, s)) for claim, v, s in (c.first, c.second)]
+        if any(v is None for pair in values for v in pair):
+            continue
+        (x, sx), (y, sy) = values
+        calls = tuple(rules.paired_call(v, s, c.margin) for v, s in values)
+        apart = abs(x - y) > rules.SE_FACTOR * math.hypot(sx, sy)
+        rows.append(dict(quantity=c.quantity, note=c.note, first=(c.first[0], x, sx), second=(c.second[0], y, sy),
+                         calls=calls, agree=not apart and calls not in OPPOSITE))
+    return rows
+
+
+def render(report, checks=CHECKS):
+    """Markdown lines of the self-check: one bullet per check, a disagreement in bold."""
+    rows = check(report, checks)
+    if not rows:
+        return []
+    lines = ["## The report against itself", "",
+             "Where two sections measure the same quantity in the same regime, their numbers (mean ± standard error "
+             "over seeds) are compared: they disagree when they are more than 2 combined standard errors apart, or "
+             "when one finds a material gain that the other excludes.", ""]
+    for r in rows:
+        (a, x, sx), (b, y, sy) = r["first"], r["second"]
+        said = "agree" if r["agree"] else "**disagree**"
+        lines.append(f"- {r['quantity']}: {a} {x:+.4g} ± {sx:.2g} ({r['calls'][0]}), {b} {y:+.4g} ± {sy:.2g} "
+                     f"({r['calls'][1]}): they {said}. {r['note']}.")
+    return lines + [""]

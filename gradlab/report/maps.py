@@ -1,0 +1,53 @@
+"""Regime-map figures: one heatmap per panel of a map (`gradlab.regimes.Panel`), each cell
+coloured by its effect in units of its standard error and marked with its verdict."""
+from dataclasses import replace
+
+import numpy as np
+
+from .. import regimes
+from . import style
+
+MARKS = {"holds": "✓", "fails": "✗", "inconclusive": "?"}
+Z_CLIP = 6.0  # colours saturate at 6 standard errors
+
+
+def draw(cells, panels, value, se, verdict, title, effect_label, fmt="{:+.3f}", also=(), value_label=""):
+    """``cells``: one row per regime with the `regimes.AXES` columns, ``value`` (the paired
+    effect), ``se`` (its standard error) and ``verdict`` (keys of `MARKS`); ``also``: further
+    (label, column) pairs written in each cell below ``value`` (labelled ``value_label``).
+    Returns the figure."""
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = style.subplots(nrows, ncols, squeeze=False)
+    index = cells.set_index(list(regimes.AXES))
+    image = None
+    for ax, p in zip(axes.flat, panels):
+        Z = np.full((len(p.row_values), len(p.col_values)), np.nan)
+        for i, r in enumerate(p.row_values):
+            for j, c in enumerate(p.col_values):
+                cell = replace(p.base, **{p.rows: r, p.cols: c})
+                key = tuple(getattr(cell, a) for a in regimes.AXES)
+                if key not in index.index:
+                    ax.text(j, i, "not\nmeasured", ha="center", va="center", fontsize=7, color="0.4")
+                    continue
+                row = index.loc[key]
+                Z[i, j] = row[value] / row[se] if row[se] > 0 else np.sign(row[value]) * Z_CLIP
+                dark = abs(Z[i, j]) > Z_CLIP / 2
+                lines = [MARKS[row[verdict]], f"{fmt.format(row[value])}{value_label}"]
+                lines += [f"{fmt.format(row[v])}{label}" for label, v in also]
+                ax.text(j, i, "\n".join(lines), ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
+        image = ax.imshow(np.clip(Z, -Z_CLIP, Z_CLIP), cmap="RdBu_r", vmin=-Z_CLIP, vmax=Z_CLIP, aspect="auto")
+        ax.set_xticks(range(len(p.col_values)), [regimes.axis_text(p.cols, v) for v in p.col_values], fontsize=7)
+        ax.set_yticks(range(len(p.row_values)), [regimes.axis_text(p.rows, v) for v in p.row_values], fontsize=7)
+        ax.set_xlabel(regimes.AXES[p.cols])
+        ax.set_ylabel(regimes.AXES[p.rows])
+        ax.set_title(p.title(), fontsize=8)
+        ax.grid(False)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    bar = fig.colorbar(image, ax=axes, shrink=0.8)
+    bar.set_label(f"{effect_label} / its SE (clipped at ±{Z_CLIP:g})")
+    fig.suptitle(f"{title}\n{MARKS['holds']} holds, {MARKS['fails']} fails, {MARKS['inconclusive']} inconclusive; "
+                 "each cell: verdict and paired differences (means over seeds); colour: the first / its standard error")
+    return fig
