@@ -157,6 +157,8 @@ def calibration(res, runs, split, bins=15):
     the validation rows)."""
     import warnings
 
+    from scipy.special import softmax
+
     from . import compare, metrics
     from .grads import logits
     rows = []
@@ -166,8 +168,7 @@ def calibration(res, runs, split, bins=15):
         with warnings.catch_warnings():  # a temperature at its bound is kept (T_at_bound)
             warnings.filterwarnings("ignore", message="fit_temperature", category=RuntimeWarning)
             cal = compare.calibration(zv, split.y_val, zt, split.y_test, bins)
-        pv = np.exp(zv - zv.max(axis=1, keepdims=True))
-        rows.append({"val_nll": metrics.nll(pv / pv.sum(axis=1, keepdims=True), split.y_val), **cal,
+        rows.append({"val_nll": metrics.nll(softmax(zv, axis=1), split.y_val), **cal,
                      "T_at_bound": cal["T"] in (metrics.T_MIN, metrics.T_MAX)})
     return rows
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .compare import paired_difference
 from .grads import forward
 from .nets import MLP
 from .report.results import Number
@@ -88,9 +89,11 @@ def seed_values(runs, method, setting, column):
 
 
 def paired(x, y):
-    """Mean and standard error over seeds of x - y (same seeds, same order)."""
-    d = x - y
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
+    """Mean and standard error over seeds of x - y (same seeds, same order; `compare.paired_difference`);
+    the standard error is NaN for one seed."""
+    if len(x) < 2:
+        return float(np.mean(x - y)), float("nan")
+    return paired_difference(y, x)
 
 
 def compare(runs, n_seeds):
