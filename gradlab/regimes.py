@@ -105,20 +105,22 @@ def training_rows(split, n):
     return X, y
 
 
-def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate):
+def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=False):
     """Train every regime under every condition and seed; one table row per run.
 
     ``conditions``: dicts of extra `Grid` keys (one value each), e.g. ``{"smoothing": 0.1}``;
     ``evaluate(res, runs, split)`` returns one dict per run id of ``runs`` (the run's final
     measures; ``split`` the `knobs.Split`). The runs of one data set, training-set size and
     condition train in one `gl.sweep`, cached under ``ctx.runs / <name>-<data>-<rows>-<grid
-    hash>``, so a condition added to a map trains only its own runs."""
+    hash>``, so a condition added to a map trains only its own runs. ``every_epoch``: record
+    each run once an epoch (for `norm_growth`); otherwise only at its end."""
     regimes, keys = list(regimes), [f.name for f in fields(Regime)]
     tables = []
     for data, n in dict.fromkeys((r.data, r.train_size) for r in regimes):
         split = knobs.split(data)
         X, y = training_rows(split, n)
         K = int(max(split.y_fit.max(), split.y_test.max())) + 1
+        record_every = -(-y.size // BATCH) if every_epoch else 10 ** 9  # steps per epoch
         for cond in conditions:  # one sweep per condition: a condition added later trains only its own runs
             parts = [(r, Grid(seed=list(seeds), **r.settings(X.shape[1], K), **{k: [v] for k, v in cond.items()}))
                      for r in regimes if (r.data, r.train_size) == (data, n)]
@@ -126,7 +128,7 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate):
             out = ctx.runs / f"{name}-{data}-{n}-{hashlib.sha256(grid.to_json().encode()).hexdigest()[:10]}"
             if ctx.fresh and out.exists():
                 shutil.rmtree(out)
-            res = sweep(grid, (X, y, split.X_test, split.y_test), record_every=10 ** 9, out=out, progress=ctx.progress)
+            res = sweep(grid, (X, y, split.X_test, split.y_test), record_every=record_every, out=out, progress=ctx.progress)
             index = {run_key(s): k for k, s in enumerate(res.settings)}
             owner = {index[run_key(s)]: (r, s["seed"]) for r, g in parts for s in g}
             final = res.final
@@ -171,6 +173,51 @@ def calibration(res, runs, split, bins=15):
         rows.append({"val_nll": metrics.nll(softmax(zv, axis=1), split.y_val), **cal,
                      "T_at_bound": cal["T"] in (metrics.T_MIN, metrics.T_MAX)})
     return rows
+
+
+def norm_growth(epochs):
+    """`evaluate` for `sweep_cells` with ``every_epoch``: per run and training length E of
+    ``epochs``, the growth over the decade of epochs [E/10, E] (`margins.decade_growth`:
+    ``ln 10 * d||W|| / d ln t / ||W||(E/10)``, from every epoch's record) of the whole weight
+    norm (``growth``), of each layer's norm (first: ``hidden_growth``, last: ``output_growth``,
+    largest: ``layer_growth``), and the weight norm and the training / test accuracy at epoch E;
+    columns ``<measure>@<E>`` (`by_epochs` makes them rows). A run of E epochs is the first E
+    epochs of the same run trained longer (the rows' order is drawn epoch by epoch from the
+    seed), so one run to ``max(epochs)`` serves every E. NaN where a run diverged before epoch E."""
+    from . import margins
+    epochs = sorted(_checks.integer("epochs", E, low=10) for E in epochs)  # a decade of whole epochs
+
+    def evaluate(res, runs, split):
+        rows = []
+        for k in runs:
+            h = res.run(int(k))
+            out = {}
+            for E in epochs:
+                ok = E < h.step.size and np.all(np.isfinite(h.weight_norm[:E + 1]))
+                grow = (lambda v: float(margins.decade_growth(h.step[:E + 1], v[:E + 1], [h.step[E]])[0])) if ok \
+                    else (lambda v: np.nan)
+                layers = [grow(h.layer_norms[:, layer]) for layer in range(h.layer_norms.shape[1])]
+                out.update({f"growth@{E}": grow(h.weight_norm), f"hidden_growth@{E}": layers[0],
+                            f"output_growth@{E}": layers[-1], f"layer_growth@{E}": max(layers)})
+                for name, values in (("norm", h.weight_norm), ("train_acc", h.train_acc), ("test_acc", h.test_acc)):
+                    out[f"{name}@{E}"] = float(values[E]) if ok else np.nan
+            rows.append(out)
+        return rows
+    return evaluate
+
+
+def by_epochs(table):
+    """`norm_growth`'s columns ``<measure>@<E>`` as rows: one row per run and E, ``epochs`` set
+    to E and the run's own length kept as ``trained_epochs`` (its final ``train_acc`` replaced
+    by the one at E)."""
+    at = [c for c in table.columns if "@" in c]
+    lengths = sorted({int(c.split("@")[1]) for c in at})
+    base = table.drop(columns=[*at, "train_acc"]).assign(trained_epochs=table.epochs)
+    parts = []
+    for E in lengths:
+        cols = {c: c.split("@")[0] for c in at if int(c.split("@")[1]) == E}
+        parts.append(base.assign(epochs=E).join(table[list(cols)].rename(columns=cols)))
+    return pd.concat(parts, ignore_index=True)
 
 
 def describe(table, mask, panels):

@@ -38,18 +38,24 @@ def _png(ctx, name, nrows, ncols):
     return meta
 
 
-def _inputs(result):
+def _inputs(result, rule=None):
     """The result's numbers by name; every input of its rule is among them and its verdict is one
-    of the rule's (that the inputs follow from the saved data is checked test by test)."""
+    of the rule's (that the inputs follow from the saved data is checked test by test). A
+    supporting result (``rule`` given) states the rule's verdict on its numbers in its caption."""
     numbers = {n.name: n.value for n in result.numbers}
-    rule = getattr(rules, result.rule)
-    assert set(inspect.signature(rule).parameters) <= set(numbers) and result.verdict in rules.VERDICTS
+    fn = getattr(rules, rule or result.rule)
+    params = inspect.signature(fn).parameters
+    assert set(params) <= set(numbers)
+    if rule is None:
+        assert result.verdict in rules.VERDICTS
+    else:
+        assert f"rules.{rule}: {fn(**{k: numbers[k] for k in params})[0]};" in result.caption
     return numbers
 
 
 def test_c06_results_figures_and_numbers(ctx, c06):
-    assert [r.claim for r in c06] == ["C6", "C7"]
-    c6, c7 = (_inputs(r) for r in c06)
+    assert [r.claim for r in c06] == ["C6", "C7"]  # the mechanism beside the map (c06_growth_regimes)
+    c6, c7 = _inputs(c06[0], "rule_c6"), _inputs(c06[1], "rule_c7")
     assert c06[0].figures == ["c06_weight_norms.png", "c06_max_margin.png"]
     assert c06[1].figures == ["c07_layer_norms.png", "c07_gap_accuracy.png", "c06_weight_norms.png"]
     _png(ctx, "c06_weight_norms.png", 1, 3)
@@ -126,7 +132,7 @@ def test_c05_delta_traces(tmp_path):
 
 def test_c10_mse(ctx):
     (c10,) = _script("c10_mse").run(ctx)
-    numbers = _inputs(c10)
+    numbers = _inputs(c10, "rule_c10")
     assert c10.claim == "C10" and c10.figures == ["c10_mse.png"]
     _png(ctx, "c10_mse.png", 2, 4)
     runs = pd.read_csv(Path(ctx.out) / "c10_mse__runs.csv")
@@ -157,4 +163,61 @@ def test_c10_mse(ctx):
     recomputed.update(mse_hard_linear_growth_min=hard_growth, mse_ls_linear_change_max=ls_change, mse_ls_acc_drop_max=drop,
                       mse_ls_output_growth_max=numbers["mse_ls_output_growth_max"],
                       mse_ls_hidden_growth_max=numbers["mse_ls_hidden_growth_max"])
-    assert rules.rule_c10(**recomputed)[0] == c10.verdict
+    assert f"rules.rule_c10: {rules.rule_c10(**recomputed)[0]};" in c10.caption
+
+
+def test_growth_map_verdicts_follow_from_the_runs_csv(ctx):
+    """C6, C7 and C10 from their map (quick): each cell's growth, standard error, paired
+    difference and verdict, the counts and the claims' verdicts, recomputed from the runs saved
+    beside the figure."""
+    from gradlab import regimes
+    results = _script("c06_growth_regimes").run(ctx)
+    assert [r.claim for r in results] == ["C6", "C7", "C10"]
+    for r, name in zip(results, ("c06_regimes", "c07_regimes", "c10_regimes")):
+        assert r.figures == [f"{name}.png"] and r.rule == f"rule_{r.claim.lower()}_map"
+        _png(ctx, f"{name}.png", 1, 3)
+    out, keys = Path(ctx.out), list(regimes.AXES)
+    runs = pd.read_csv(out / "c06_regimes__runs.csv")
+    cells = pd.read_csv(out / "c06_regimes__cells.csv").set_index(keys)
+    name = {("ce", 0.0): "hard", ("ce", 0.1): "ls", ("mse", 0.0): "mse_hard", ("mse", 0.1): "mse_ls"}
+    runs["condition"] = [name[(loss, a)] for loss, a in zip(runs.loss, runs.smoothing)]
+    by_seed = runs.pivot_table(index=[*keys, "seed"], columns="condition", values="layer_growth")
+    panels = _script("c06_growth_regimes").QUICK["panels"]
+    assert len(cells) == len(regimes.cells(panels))
+    calls = {c: [] for c in ("hard", "ls", "mse_hard", "mse_ls")}
+    for key, row in cells.iterrows():
+        seeds = by_seed.loc[key]
+        assert len(seeds) == 2
+        for cond in calls:
+            assert row[f"{cond}_growth"] == pytest.approx(seeds[cond].mean(), rel=1e-12)
+            assert row[f"{cond}_growth_se"] == pytest.approx(seeds[cond].std(ddof=1) / np.sqrt(2), rel=1e-9, abs=1e-15)
+            calls[cond].append(rules.growth_call(seeds[cond].mean(), seeds[cond].std(ddof=1) / np.sqrt(2)))
+        assert row.ls_minus_hard == pytest.approx((seeds.ls - seeds.hard).mean(), rel=1e-9, abs=1e-15)
+        assert row.hard_train_acc_min == runs.set_index(keys).loc[key].query("condition == 'hard'").train_acc.min()
+    c = {k: np.array(x) for k, x in calls.items()}
+    v = {"c6": np.where(c["hard"] == "growing", "holds", np.where(c["hard"] == "not growing", "fails", "inconclusive"))}
+    for claim, ls, hard in (("c7", "ls", "hard"), ("c10", "mse_ls", "mse_hard")):
+        v[claim] = np.where(c[ls] == "growing", "fails",
+                            np.where((c[ls] == "not growing") & (c[hard] == "growing"), "holds", "inconclusive"))
+    for col in ("c6", "c7", "c10"):
+        assert list(cells[col]) == list(v[col])
+    norm = runs.groupby([*keys, "condition"]).norm.mean().unstack("condition").loc[cells.index]
+    ratios = {"C7": norm.ls / norm.hard, "C10": norm.mse_ls / norm.mse_hard}
+    fitted = (cells.hard_train_acc_min == 1).to_numpy()
+    recomputed = {
+        "C6": dict(fitted_cells=int(fitted.sum()), fitted_cells_holds=int((fitted & (v["c6"] == "holds")).sum())),
+        "C7": dict(no_contrast_cells=int(((c["ls"] == "not growing") & (c["hard"] != "growing")).sum())),
+        "C10": dict(no_contrast_cells=int(((c["mse_ls"] == "not growing") & (c["mse_hard"] != "growing")).sum()),
+                    agrees_with_ce_cells=int((v["c10"] == v["c7"]).sum()))}
+    for claim, ratio in ratios.items():
+        recomputed[claim].update(norm_ratio_min=pytest.approx(ratio.min(), rel=1e-12),
+                                 norm_ratio_max=pytest.approx(ratio.max(), rel=1e-12))
+    for r in results:
+        numbers = _inputs(r)
+        col = v[r.claim.lower()]
+        mine = dict(recomputed[r.claim], cells=len(col), cells_holds=int((col == "holds").sum()),
+                    cells_fails=int((col == "fails").sum()),
+                    **{f"domain_{w}": regimes.describe(cells.reset_index(), col == w, panels) or "no regime"
+                       for w in ("holds", "fails")})
+        assert {k: numbers[k] for k in mine} == mine
+        assert getattr(rules, r.rule)(**{k: numbers[k] for k in mine}) == (r.verdict, r.reason)

@@ -95,3 +95,38 @@ def test_the_map_figure_has_a_panel_per_panel_and_marks_unmeasured_cells():
     z = axes[0].images[0].get_array()
     assert z[1, 0] == pytest.approx(-0.02 / 0.004)  # width 16: effect / SE
     assert fig.get_size_inches()[0] == pytest.approx(style.subplots(1, 2)[0].get_size_inches()[0])
+
+
+def test_norm_growth_reads_every_training_length_from_the_longest_run(tmp_path):
+    from gradlab.report import Context
+    ctx = Context(out=tmp_path / "figures", quick=True, runs=tmp_path / "runs")
+    cells = [Regime(data="iris", width=5, epochs=10), Regime(data="iris", width=5, epochs=20)]
+    runs, keys = regimes.sweep_cells(ctx, "growth", cells, [{"smoothing": 0.0}], range(2),
+                                     regimes.norm_growth((10, 20)), every_epoch=True)
+    rows = regimes.by_epochs(runs).set_index(["trained_epochs", "epochs", "seed"]).sort_index()
+    measures = ["growth", "layer_growth", "hidden_growth", "output_growth", "norm", "train_acc", "test_acc"]
+    # a run of 10 epochs is the first 10 epochs of the 20-epoch run, bit for bit
+    assert rows.loc[(10, 10), measures].equals(rows.loc[(20, 10), measures])
+    assert rows.loc[(10, 20), measures].isna().all().all()  # never trained that long
+    assert np.isfinite(rows.loc[(20, 20), measures].to_numpy()).all()
+    # growth over epochs [2, 20]: ln 10 x least-squares slope of ||W|| against ln(step) / ||W|| at epoch 2
+    res = gl_sweep_history(cells[1], seed=0)
+    steps, norm = res.step[1:21], res.weight_norm[1:21]
+    keep = steps >= steps[1]
+    slope = np.polyfit(np.log(steps[keep]), norm[keep], 1)[0]
+    assert rows.loc[(20, 20, 0), "growth"] == pytest.approx(np.log(10) * slope / norm[1], rel=1e-9)
+    # one hidden layer: the fastest-growing layer is the hidden or the output layer
+    np.testing.assert_array_equal(rows.layer_growth, rows[["hidden_growth", "output_growth"]].max(axis=1, skipna=False))
+    with pytest.raises(ValueError, match="epochs"):
+        regimes.norm_growth((5, 20))  # no whole decade of epoch records
+
+
+def gl_sweep_history(regime, seed):
+    """``regime``'s run of ``seed`` trained alone by `gl.train`, recorded every epoch."""
+    import gradlab as gl
+    split = knobs.split(regime.data)
+    settings = {k: v[0] for k, v in regime.settings(split.X_fit.shape[1], 3).items()}
+    net = gl.MLP(settings.pop("sizes"), hidden=settings.pop("hidden"), seed=seed)
+    steps_per_epoch = -(-split.y_fit.size // regimes.BATCH)
+    return gl.train(net, split.X_fit, split.y_fit, X_test=split.X_test, y_test=split.y_test, seed=seed,
+                    record_every=steps_per_epoch, **settings)

@@ -141,6 +141,14 @@ class Supporting:
                    for t in self.tables):
             raise ValueError("tables: dicts with a 'title' and a 'text' string are needed")
 
+    @classmethod
+    def judged(cls, claim, what, rule, numbers, figures):
+        """A supporting result whose numbers a rule can judge on their own (e.g. one regime's
+        mechanism beside a claim's map): the caption is ``what`` followed by the rule's verdict
+        and reason on ``numbers``."""
+        verdict, reason = rules.reapply(rule, numbers)
+        return cls(claim, f"{what}. Judged alone by rules.{rule}: {verdict}; {reason}.", figures, numbers)
+
     def to_dict(self):
         return {"caption": self.caption, "figures": list(self.figures), "numbers": [n.to_dict() for n in self.numbers],
                 "tables": [dict(t) for t in self.tables]}

@@ -704,3 +704,117 @@ def rule_c10(mse_hard_linear_growth_min, mse_ls_linear_change_max, mse_ls_acc_dr
                          f"MSE with hard targets and CE with LS; {nets}")
     return "holds in part", (f"{norms}; but Iris test accuracy with MSE + LS is up to {_g(100 * mse_ls_acc_drop_max)} points "
                              f"below MSE with hard targets or CE with LS; {nets}")
+
+
+# ---- C6, C7, C10 over their regime map ----
+
+def growth_call(growth, se):
+    """A norm's relative growth per decade of training (mean over seeds) with its standard error:
+    'growing' when ``growth - 2 se >= GROWING``, 'not growing' when ``growth + 2 se <= BOUNDED``
+    (settled or shrinking), 'unclear' between or for NaN input. C6, C7 and C10 judge every cell
+    of their map by it: one criterion for one quantity."""
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (growth, se)) or se < 0:
+        return "unclear"
+    if growth - SE_FACTOR * se >= GROWING:
+        return "growing"
+    if growth + SE_FACTOR * se <= BOUNDED:
+        return "not growing"
+    return "unclear"
+
+
+def c6_cell(hard_growth, hard_growth_se):
+    """C6 in one regime: the weight norm with hard targets keeps growing (holds), does not (fails)."""
+    return {"growing": "holds", "not growing": "fails"}.get(growth_call(hard_growth, hard_growth_se), "inconclusive")
+
+
+def c7_cell(ls_growth, ls_growth_se, hard_growth, hard_growth_se):
+    """C7 (and C10 with MSE) in one regime: LS keeps the weights from growing (holds) when the
+    norm stops growing with LS while it keeps growing with hard targets; fails when it keeps
+    growing with LS; inconclusive otherwise, including when neither grows (nothing to stop)."""
+    ls, hard = growth_call(ls_growth, ls_growth_se), growth_call(hard_growth, hard_growth_se)
+    if ls == "growing":
+        return "fails"
+    return "holds" if (ls, hard) == ("not growing", "growing") else "inconclusive"
+
+
+def _map_unmeasured(counts, texts):
+    """`_unmeasured` for a map rule: counts must be finite numbers, domain texts strings."""
+    return _unmeasured(**counts) + [n for n, v in texts.items() if not isinstance(v, str) or v in ("", "nan")]
+
+
+def _map_counts(cells, holds, fails):
+    cells, holds, fails = int(cells), int(holds), int(fails)
+    text = f"holds in {holds} of {cells} regimes, fails in {fails}, inconclusive in {cells - holds - fails}"
+    return _map_verdict(cells, holds, fails), text
+
+
+def rule_c6_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, fitted_cells, fitted_cells_holds):
+    """C6 (hard targets: the weights keep growing) over its regime map: per cell `c6_cell` on the
+    fastest-growing layer's weight norm's growth over the last decade of training, hard targets, CE; the claim's verdict by
+    `_map_verdict`. The reason names where it holds and fails, and how it fares where the
+    hard-target nets classify every training row in every seed (``fitted_cells``), the regime the
+    argument is about (no finite minimiser once the data are separated)."""
+    if bad := _map_unmeasured(dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails,
+                                   fitted_cells=fitted_cells, fitted_cells_holds=fitted_cells_holds),
+                              dict(domain_holds=domain_holds, domain_fails=domain_fails)):
+        return _not_measured(bad)
+    if int(cells) <= 0:
+        return "inconclusive", "no regimes measured"
+    verdict, text = _map_counts(cells, cells_holds, cells_fails)
+    if int(cells_holds):
+        text += (f". With hard targets the fastest-growing layer's weight norm grows by at least {_g(100 * GROWING)}% per decade of training "
+                 f"({_g(SE_FACTOR)} SE) for {domain_holds}")
+    if int(cells_fails):
+        text += f". It stops growing (at most {_g(100 * BOUNDED)}% per decade) for {domain_fails}"
+    text += (f". Where the hard-target nets classify every training row ({int(fitted_cells)} regimes) it keeps growing "
+             f"in {int(fitted_cells_holds)}")
+    return verdict, text
+
+
+def _ls_growth_rule(loss, cells, cells_holds, cells_fails, domain_holds, domain_fails, no_contrast_cells,
+                    norm_ratio_min, norm_ratio_max):
+    if bad := _map_unmeasured(dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails,
+                                   no_contrast_cells=no_contrast_cells, norm_ratio_min=norm_ratio_min,
+                                   norm_ratio_max=norm_ratio_max),
+                              dict(domain_holds=domain_holds, domain_fails=domain_fails)):
+        return _not_measured(bad)
+    if int(cells) <= 0:
+        return "inconclusive", "no regimes measured"
+    verdict, text = _map_counts(cells, cells_holds, cells_fails)
+    if int(cells_holds):
+        text += (f". With {loss} and LS every layer's weight norm stops growing (at most {_g(100 * BOUNDED)}% per decade of "
+                 f"training, {_g(SE_FACTOR)} SE) while with hard targets some layer's keeps growing (at least "
+                 f"{_g(100 * GROWING)}%) for {domain_holds}")
+    if int(cells_fails):
+        text += f". With LS some layer's norm keeps growing (at least {_g(100 * GROWING)}% per decade) for {domain_fails}"
+    if int(no_contrast_cells):
+        text += (f". In {int(no_contrast_cells)} regimes the norms stop growing with LS but do not grow with hard targets "
+                 "either: nothing for LS to stop (inconclusive)")
+    text += (f". Growing or not, the LS nets' weight norm at the end is {_g(float(norm_ratio_min))} to "
+             f"{_g(float(norm_ratio_max))} times the hard-target nets' (cell means)")
+    return verdict, text
+
+
+def rule_c7_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, no_contrast_cells, norm_ratio_min,
+                norm_ratio_max):
+    """C7 (LS keeps the weights from growing) over its regime map: per cell `c7_cell` on the
+    fastest-growing layer's weight norm's growth over the last decade of training with CE and LS; the claim's verdict by
+    `_map_verdict`. ``no_contrast_cells``: cells where the norm stops growing with LS and does
+    not grow with hard targets either; ``norm_ratio_min`` / ``_max``: the range over cells of the
+    LS nets' final weight norm over the hard-target nets' (how much smaller LS keeps them)."""
+    return _ls_growth_rule("CE", cells, cells_holds, cells_fails, domain_holds, domain_fails, no_contrast_cells,
+                           norm_ratio_min, norm_ratio_max)
+
+
+def rule_c10_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, no_contrast_cells, norm_ratio_min,
+                 norm_ratio_max, agrees_with_ce_cells):
+    """C10 (LS acts with MSE as with CE) over its regime map: C7's cell rule (`c7_cell`) on nets
+    trained with MSE (softmax outputs) and LS against MSE with hard targets; ``no_contrast_cells``
+    as in `rule_c7_map`; ``agrees_with_ce_cells``: cells whose verdict equals C7's (CE)."""
+    if bad := _unmeasured(agrees_with_ce_cells=agrees_with_ce_cells):
+        return _not_measured(bad)
+    verdict, text = _ls_growth_rule("MSE", cells, cells_holds, cells_fails, domain_holds, domain_fails,
+                                    no_contrast_cells, norm_ratio_min, norm_ratio_max)
+    if not text.startswith(("not measured", "no regimes")):
+        text += f". The MSE cells' verdicts equal CE's (C7) in {int(agrees_with_ce_cells)} of {int(cells)} regimes"
+    return verdict, text

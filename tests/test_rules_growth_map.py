@@ -1,0 +1,78 @@
+"""C6, C7 and C10 judged over their regime map: the one growth criterion (`growth_call`) at its
+edges, the cell rules, and each map rule reaching each verdict it can reach."""
+import math
+
+import pytest
+
+from gradlab.report import rules
+
+G, B, F = rules.GROWING, rules.BOUNDED, rules.SE_FACTOR
+MAP = dict(cells=20, cells_holds=15, cells_fails=0, domain_holds="hidden width 5-256 and epochs 10-300",
+           domain_fails="no regime")
+C6_MAP = dict(MAP, fitted_cells=8, fitted_cells_holds=8)
+C7_MAP = dict(MAP, no_contrast_cells=3, norm_ratio_min=0.6, norm_ratio_max=0.95)
+C10_MAP = dict(C7_MAP, agrees_with_ce_cells=18)
+
+
+@pytest.mark.parametrize("growth, se, call", [
+    (0.30, 0.01, "growing"),
+    (G + F * 0.01, 0.01, "growing"),  # the lower bound exactly at GROWING counts
+    (G + F * 0.01 - 1e-9, 0.01, "unclear"),
+    (0.0, 0.005, "not growing"),
+    (B - F * 0.005, 0.005, "not growing"),  # upper bound exactly at BOUNDED
+    (-0.2, 0.01, "not growing"),  # shrinking is not growing
+    (0.03, 0.0, "unclear"),  # between the thresholds
+    (0.30, 0.2, "unclear"),  # large but noisy
+    (math.nan, 0.01, "unclear"), (0.3, math.nan, "unclear"), (0.3, -0.01, "unclear"),
+])
+def test_growth_call(growth, se, call):
+    assert rules.growth_call(growth, se) == call
+
+
+def test_c6_cell_reads_the_growth_call():
+    assert [rules.c6_cell(g, 0.001) for g in (0.3, 0.0, 0.03)] == ["holds", "fails", "inconclusive"]
+
+
+@pytest.mark.parametrize("ls, hard, verdict", [
+    (0.0, 0.3, "holds"),  # LS stops what hard targets keep growing
+    (0.3, 0.3, "fails"), (0.3, 0.0, "fails"),  # LS keeps growing
+    (0.0, 0.0, "inconclusive"),  # nothing grows: nothing for LS to stop
+    (0.0, 0.03, "inconclusive"), (0.03, 0.3, "inconclusive"),  # a call between the thresholds
+    (0.0, float("nan"), "inconclusive"),
+])
+def test_c7_cell_needs_the_contrast(ls, hard, verdict):
+    assert rules.c7_cell(ls, 0.001, hard, 0.001) == verdict
+
+
+@pytest.mark.parametrize("rule, base", [("rule_c6_map", C6_MAP), ("rule_c7_map", C7_MAP), ("rule_c10_map", C10_MAP)])
+@pytest.mark.parametrize("change, verdict", [
+    ({}, "holds"),  # 15 of 20 (>= 2/3), none fails
+    (dict(cells_holds=12), "inconclusive"),  # under 2/3 and nothing fails
+    (dict(cells_fails=2, domain_fails="epochs 10"), "holds in part"),
+    (dict(cells_holds=0, cells_fails=15, domain_holds="no regime", domain_fails="everywhere"), "does not hold"),
+    (dict(cells=0, cells_holds=0), "inconclusive"),
+    (dict(domain_holds=""), "inconclusive"),  # a domain text missing
+    (dict(cells_holds=21), "inconclusive"),  # counts that cannot be
+])
+def test_map_rules_reach_each_verdict(rule, base, change, verdict):
+    got, reason = getattr(rules, rule)(**{**base, **change})
+    assert got == verdict, reason
+    assert reason
+
+
+def test_map_rule_reasons_name_the_domains_and_the_contrast():
+    _, reason = rules.rule_c6_map(**dict(C6_MAP, cells_fails=2, domain_fails="data iris and epochs 300"))
+    assert "hidden width 5-256" in reason and "data iris and epochs 300" in reason
+    assert "(8 regimes) it keeps growing in 8" in reason
+    _, reason = rules.rule_c7_map(**C7_MAP)
+    assert "while with hard targets some layer's keeps growing" in reason and "CE and LS" in reason
+    assert "In 3 regimes the norms stop growing with LS but do not grow with hard targets either" in reason
+    assert "0.6 to 0.95 times the hard-target nets'" in reason
+    _, reason = rules.rule_c10_map(**C10_MAP)
+    assert "MSE and LS" in reason and "equal CE's (C7) in 18 of 20" in reason
+
+
+@pytest.mark.parametrize("rule, base", [("rule_c6_map", C6_MAP), ("rule_c7_map", C7_MAP), ("rule_c10_map", C10_MAP)])
+def test_reapply_from_recorded_numbers(rule, base):
+    recorded = [{"name": k, "value": v} for k, v in base.items()]
+    assert rules.reapply(rule, recorded) == getattr(rules, rule)(**base)
