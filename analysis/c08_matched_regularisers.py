@@ -241,8 +241,9 @@ def run(ctx):
                               {"pairs": pairs, "seeds": seeds, "sweep": curves[cols], "logit_gaps": hist},
                               {**s, "split": "test 20 % of rows (seed 0); fit rows 80 % of the rest (seed 1)",
                                "matching": "log-log linear interpolation of mean final weight norm over the lambda grid",
-                               "agreement": f"paired over seeds: agree when |mean d| + {rules.C8_Z:g} SE <= margin, "
-                                            f"differ when |mean d| > {rules.C8_Z:g} SE (predictions: one-sided)",
+                               "agreement": f"paired over seeds (rules.paired_call): agree when the {rules.SE_FACTOR:g}-SE "
+                                            "interval lies within +-margin; differ when |mean d| > margin and the "
+                                            "interval excludes 0 (predictions: one-sided, only a shortfall counts)",
                                "margins": {**rules.C8_TOL, **{m: f"{r:g} of LS's mean" for m, r in
                                                               rules.C8_RTOL.items()}},
                                "null control": "hard targets without any penalty against LS at each a",

@@ -106,9 +106,15 @@ def test_c8_matching_and_the_l2_weight_decay_identity(report):
 
 
 def _c8_status(d, se, margin, one_sided):
+    """C8's call of one pair written out (rules.paired_call): agree when the 2-SE interval lies
+    inside +-margin (one-sided: above -margin), differ when the difference is beyond the margin
+    and the interval excludes 0 (one-sided: only a shortfall)."""
+    lo, hi = d - 2 * se, d + 2 * se
     if one_sided:
-        return "agree" if d - 2 * se >= -margin else "differ" if d + 2 * se < 0 else "inconclusive"
-    return "agree" if abs(d) + 2 * se <= margin else "differ" if abs(d) > 2 * se else "inconclusive"
+        return "agree" if lo >= -margin else "differ" if d < -margin and hi < 0 else "inconclusive"
+    if -margin <= lo and hi <= margin:
+        return "agree"
+    return "differ" if abs(d) > margin and (lo > 0 or hi < 0) else "inconclusive"
 
 
 def test_c8_verdict_inputs_recomputed_from_the_saved_seeds(report):
