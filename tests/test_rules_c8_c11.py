@@ -32,6 +32,19 @@ def test_c8_reaches_each_verdict(change, verdict, phrase):
     assert phrase in reason
 
 
+@pytest.mark.parametrize("edge, verdict", [(0, "holds"), (2, "holds"), (3, "inconclusive")])
+def test_c8_matched_lambdas_at_an_end_of_their_grid(edge, verdict):
+    got, reason = rules.rule_c8(**dict(C8, lambda_at_grid_edge=edge, unmatched_pairs=1))
+    assert got == verdict, reason
+    if edge:
+        assert f"{edge} of the 8 matched lambdas lean on an end of their grid (1 pair(s) the grid could not match)" \
+            in reason
+    else:
+        assert "every matched lambda lies inside its grid" in reason
+    assert ("so the verdict (holds on this grid) is inconclusive" in reason) == (verdict == "inconclusive")
+    assert rules.rule_c8(**dict(C8, lambda_at_grid_edge=None))[0] == "inconclusive"
+
+
 def test_c8_says_which_pairs_were_not_counted():
     _, reason = rules.rule_c8(**C8)
     assert "over 8 independent (a, penalty) pairs" in reason and "the 4 weight-decay pairs repeat the L2 pairs" in reason
@@ -75,10 +88,36 @@ def c9(**change):
           slope_lambda_digits=0.9), "does not hold"),
     (dict(slope_a_iris=float("nan")), "inconclusive"),
     (dict(span_digits=None), "inconclusive"),
+    (dict(a_at_grid_edge_digits=float("inf")), "inconclusive"),
+    (dict(lambda_at_grid_edge_iris="nan"), "inconclusive"),
 ])
 def test_c9_reaches_each_verdict(change, verdict):
     got, reason = c9(**change)
     assert got == verdict, reason
+    assert "every best value lies inside its grid" in reason or "not measured" in reason
+
+
+ALIKE = dict(sensitivity_lambda_iris=6.0, slope_lambda_iris=0.15, sensitivity_lambda_digits=6.0,
+             slope_lambda_digits=0.2)
+LESS = dict(sensitivity_lambda_iris=20.0, slope_lambda_iris=0.5, sensitivity_lambda_digits=20.0,
+            slope_lambda_digits=0.9)
+
+
+@pytest.mark.parametrize("change, was", [({}, "holds"), (ALIKE, "holds in part"), (LESS, "does not hold")])
+@pytest.mark.parametrize("edge", ["a_at_grid_edge_digits", "lambda_at_grid_edge_iris"])
+def test_c9_a_best_value_at_an_end_of_its_grid_makes_a_decided_verdict_inconclusive(change, was, edge):
+    verdict, reason = c9(**change, **{edge: 1})
+    knob, data = edge.split("_at_grid_edge_")
+    assert verdict == "inconclusive"
+    assert f"the best {knob} on {'digits' if data == 'digits' else 'Iris'} is at an end of its grid" in reason
+    assert f"the verdict ({was} on these grids) rests on that data set's call" in reason
+
+
+def test_c9_an_edge_is_named_when_the_verdict_is_inconclusive_anyway():
+    verdict, reason = c9(sensitivity_lambda_iris=8.0 / rules.C9_RATIO * 1.01, a_at_grid_edge_digits=1,
+                         lambda_at_grid_edge_digits=1)
+    assert verdict == "inconclusive" and "the calls disagree" in reason
+    assert "the best a and lambda on digits is at an end of its grid" in reason
 
 
 def test_c9_needs_both_units_to_agree():

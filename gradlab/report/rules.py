@@ -482,14 +482,20 @@ def rule_c8(matched_pairs, repeated_pairs, l2_vs_weight_decay_max_rel_norm_gap,
             agree_test_acc, agree_test_nll, agree_test_ece, agree_logit_gap, agree_hidden_norm, agree_output_norm,
             agree_predictions, differ_test_acc, differ_test_nll, differ_test_ece, differ_logit_gap, differ_hidden_norm,
             differ_output_norm, differ_predictions, null_agree_test_acc, null_agree_test_nll, null_agree_test_ece,
-            null_agree_logit_gap, null_agree_hidden_norm, null_agree_output_norm, null_agree_predictions):
+            null_agree_logit_gap, null_agree_hidden_norm, null_agree_output_norm, null_agree_predictions,
+            lambda_at_grid_edge=0, unmatched_pairs=0):
     """Does a penalty at LS's final weight norm do what LS does? ``matched_pairs``: the counted
     (a, penalty) pairs (``repeated_pairs`` weight-decay pairs equal to L2's are not counted). Per
     measure, ``agree_*``: share of counted pairs that agree (`c8_status`) at an a where hard targets
     without a penalty do not; ``differ_*``: share that differ; ``null_agree_*``: share of a values at
     which hard targets agree with LS. Each measure by `c8_measure_status`. Holds when every measure
     agrees; holds in part when some do; does not hold when none agrees and some differ; inconclusive
-    without a counted pair, with a number missing, or when no measure can tell."""
+    without a counted pair, with a number missing, or when no measure can tell.
+
+    ``lambda_at_grid_edge``: counted pairs whose matched lambda leans on an end of its grid;
+    ``unmatched_pairs``: pairs the grid could not match. Both are stated; when more than
+    1 - C8_SHARE of the pairs lean on an end (more than a measure may miss), the verdict is
+    "inconclusive"."""
     if matched_pairs == 0:
         return "inconclusive", "no penalty strength on the grid reached LS's weight norm, so no pair could be compared"
     if bad := _unmeasured(**locals()):
@@ -525,6 +531,15 @@ def rule_c8(matched_pairs, repeated_pairs, l2_vs_weight_decay_max_rel_norm_gap,
         verdict = "does not hold"
     else:
         verdict = "inconclusive"
+    edge, unmatched = int(lambda_at_grid_edge), int(unmatched_pairs)
+    parts.append(f"{edge} of the {matched_pairs} matched lambdas lean on an end of their grid" if edge else
+                 "every matched lambda lies inside its grid")
+    if unmatched:
+        parts[-1] += f" ({unmatched} pair(s) the grid could not match)"
+    if edge > (1 - C8_SHARE) * matched_pairs and verdict != "inconclusive":
+        parts[-1] += (f": more than {_g(100 * (1 - C8_SHARE))}% of the pairs, so the verdict ({verdict} on this grid) "
+                      "is inconclusive")
+        verdict = "inconclusive"
     return verdict, "; ".join(parts)
 
 
@@ -550,7 +565,9 @@ def _c9_compare(sens_a, sens_lam):
 
 
 def rule_c9(sensitivity_a_iris, sensitivity_lambda_iris, sensitivity_a_digits, sensitivity_lambda_digits,
-            slope_a_iris, slope_lambda_iris, slope_a_digits, slope_lambda_digits, span_iris, span_digits):
+            slope_a_iris, slope_lambda_iris, slope_a_digits, slope_lambda_digits, span_iris, span_digits,
+            a_at_grid_edge_iris=0, lambda_at_grid_edge_iris=0, a_at_grid_edge_digits=0,
+            lambda_at_grid_edge_digits=0):
     """C9 as measured: is LS's ``a`` harder to set than an L2 strength? Per data set both knobs are
     measured over the same span of decades around their best values (``span_*``, the smaller of the
     two useful spans), so the longer grid gets no extra neighbouring differences to take the
@@ -560,11 +577,19 @@ def rule_c9(sensitivity_a_iris, sensitivity_lambda_iris, sensitivity_a_digits, s
     "unit-dependent". Holds when ``a`` is the more sensitive knob on both data sets; holds in part
     when the two are alike on both (``a`` needs tuning on held-out data as lambda does, and no
     more); does not hold when ``a`` is the less sensitive on both; otherwise (the data sets or the
-    units disagree, a number missing) inconclusive."""
+    units disagree, a number missing) inconclusive.
+
+    ``<knob>_at_grid_edge_<data>``: 1 when that knob's best value is an end of its grid, so the
+    window around it is one-sided and the curve beyond the grid unseen. The reason says so; a
+    verdict that rests on such a data set's call ("holds", "holds in part", "does not hold") is
+    "inconclusive" instead."""
     if bad := _unmeasured(**locals()):
         return _not_measured(bad)
     sets = {"Iris": (sensitivity_a_iris, sensitivity_lambda_iris, slope_a_iris, slope_lambda_iris, span_iris),
             "digits": (sensitivity_a_digits, sensitivity_lambda_digits, slope_a_digits, slope_lambda_digits, span_digits)}
+    edges = {"Iris": [k for k, f in (("a", a_at_grid_edge_iris), ("lambda", lambda_at_grid_edge_iris)) if float(f)],
+             "digits": [k for k, f in (("a", a_at_grid_edge_digits), ("lambda", lambda_at_grid_edge_digits))
+                        if float(f)]}
     cmp = {}
     for name, (sa, sl, na, nl, _) in sets.items():
         sd_call, nats_call = _c9_compare(sa, sl), _c9_compare(na, nl)
@@ -572,19 +597,27 @@ def rule_c9(sensitivity_a_iris, sensitivity_lambda_iris, sensitivity_a_digits, s
     numbers = "; ".join(f"on {name} over {_g(float(span))} decades around each best value, a {_g(na)} vs L2 lambda "
                         f"{_g(nl)} nats of test NLL per decade ({_g(sa)} vs {_g(sl)} of each knob's seed SD)"
                         for name, (sa, sl, na, nl, span) in sets.items())
+    flagged = [f"{' and '.join(ks)} on {name}" for name, ks in edges.items() if ks]
+    edge = (f"; the best {', '.join(flagged)} is at an end of its grid, so the curve beyond it is unseen"
+            if flagged else "; every best value lies inside its grid")
     kinds = set(cmp.values())
     if kinds == {"more"}:
-        return "holds", (f"a is the more sensitive knob on both data sets (by >= {C9_RATIO:g}x in both units): "
-                         f"{numbers}")
-    if kinds == {"alike"}:
-        return "holds in part", (f"a is about as sensitive as lambda on both data sets (within {C9_RATIO:g}x in both "
-                                 f"units), so it needs tuning on held-out data like any regulariser, and no more: "
-                                 f"{numbers}")
-    if kinds == {"less"}:
-        return "does not hold", (f"a is the less sensitive knob on both data sets (by >= {C9_RATIO:g}x in both units): "
-                                 f"{numbers}")
-    return "inconclusive", (f"the calls disagree (a against lambda: {cmp['Iris']} on Iris, {cmp['digits']} on "
-                            f"digits): {numbers}")
+        verdict, why = "holds", (f"a is the more sensitive knob on both data sets (by >= {C9_RATIO:g}x in both "
+                                 f"units): {numbers}")
+    elif kinds == {"alike"}:
+        verdict, why = "holds in part", (f"a is about as sensitive as lambda on both data sets (within {C9_RATIO:g}x "
+                                         f"in both units), so it needs tuning on held-out data like any regulariser, "
+                                         f"and no more: {numbers}")
+    elif kinds == {"less"}:
+        verdict, why = "does not hold", (f"a is the less sensitive knob on both data sets (by >= {C9_RATIO:g}x in "
+                                         f"both units): {numbers}")
+    else:
+        return "inconclusive", (f"the calls disagree (a against lambda: {cmp['Iris']} on Iris, {cmp['digits']} on "
+                                f"digits): {numbers}{edge}")
+    if flagged:
+        return "inconclusive", (f"{why}{edge}: the verdict ({verdict} on these grids) rests on that data set's call, "
+                                "so it is inconclusive")
+    return verdict, why + edge
 
 
 # ---- C11 ----
