@@ -97,6 +97,13 @@ def shares(pairs):
     return out
 
 
+def at_grid_edge(lam, grid):
+    """1 when the matched ``lam`` lies outside the second to the second-last value of ``grid``: its
+    interpolation leans on an end of the grid, past which the norm curve is unseen."""
+    grid = sorted(grid)
+    return int(not grid[1] <= lam <= grid[-2]) if len(grid) > 2 else 1
+
+
 def offsets(n, width=0.6):
     return (np.arange(n) - (n - 1) / 2) * width / max(n - 1, 1)
 
@@ -205,11 +212,19 @@ def run(ctx):
                             .div(seeds[seeds.method == "ls"].groupby("a").weight_norm.mean(), axis=0) - 1)).max().max())
                 if seeds is not None else float("nan"))
     n_repeated = int(((pairs.method == "weight_decay") & ~pairs.counted.astype(bool)).sum())
+    edge = [at_grid_edge(r.strength, s[r.method]) for _, r in counted.iterrows()]
+    counted_pens = [p for p in knobs.PENALTIES if not (repeated and p == "weight_decay")]
+    unmatched = sum(not np.isfinite(lams[(a, p)]) for a in s["matched"] for p in counted_pens)
     numbers = [Number("matched_pairs", len(counted), "pairs",
                       "independent (a, penalty) pairs whose norm the lambda grid reached"),
                Number("repeated_pairs", n_repeated, "pairs", "weight-decay pairs equal to the L2 pairs, not counted"),
                Number("l2_vs_weight_decay_max_rel_norm_gap", l2_wd_gap, "",
-                      "same lambda and seed; plain SGD makes L2 and decoupled decay one update")]
+                      "same lambda and seed; plain SGD makes L2 and decoupled decay one update"),
+               Number("lambda_at_grid_edge", int(sum(edge)), "pairs",
+                      "counted pairs whose matched lambda is interpolated from an end of its grid (outside the "
+                      "second to the second-last value)"),
+               Number("unmatched_pairs", int(unmatched), "pairs", "(a, penalty) pairs whose norm the grid did not "
+                      "reach (not counted)")]
     for m in rules.C8_MEASURES:
         agree, differ, null = share[m]
         numbers += [Number(f"agree_{m}", agree, "share of pairs", "2-SE interval of the paired difference within "
@@ -241,8 +256,9 @@ def run(ctx):
                               {"pairs": pairs, "seeds": seeds, "sweep": curves[cols], "logit_gaps": hist},
                               {**s, "split": "test 20 % of rows (seed 0); fit rows 80 % of the rest (seed 1)",
                                "matching": "log-log linear interpolation of mean final weight norm over the lambda grid",
-                               "agreement": f"paired over seeds: agree when |mean d| + {rules.C8_Z:g} SE <= margin, "
-                                            f"differ when |mean d| > {rules.C8_Z:g} SE (predictions: one-sided)",
+                               "agreement": f"paired over seeds (rules.paired_call): agree when the {rules.SE_FACTOR:g}-SE "
+                                            "interval lies within +-margin; differ when |mean d| > margin and the "
+                                            "interval excludes 0 (predictions: one-sided, only a shortfall counts)",
                                "margins": {**rules.C8_TOL, **{m: f"{r:g} of LS's mean" for m, r in
                                                               rules.C8_RTOL.items()}},
                                "null control": "hard targets without any penalty against LS at each a",

@@ -46,6 +46,8 @@ def measure(final, n_test):
         out[key] = compare.knob_sensitivity(v, nll, acc, drop, span=span)
         out[key]["sensitivity_acc"] = compare.knob_sensitivity(v, acc, acc, drop, span=span)["sensitivity"]
         out[key]["useful_acc_drop"] = drop
+        out[key].update(grid_low=float(v.min()), grid_high=float(v.max()),
+                        at_grid_edge=int(out[key]["best"] in (v.min(), v.max())))
     return out
 
 
@@ -107,6 +109,9 @@ def run(ctx):
                         Number(f"sensitivity_acc_{key}_{name}", s["sensitivity_acc"], "seed SDs per decade",
                                "the same for test accuracy"),
                         Number(f"best_{key}_{name}", s["best"], "", "lowest mean test NLL in the useful range"),
+                        Number(f"{key}_at_grid_edge_{name}", s["at_grid_edge"], "",
+                               f"1 when the best value is an end of the grid ({s['grid_low']:g} to "
+                               f"{s['grid_high']:g})"),
                         Number(f"useful_{key}_{name}", f"{s['useful_low']:g} to {s['useful_high']:g}", "",
                                f"mean test accuracy within {100 * s['useful_acc_drop']:.2g} points of the best"),
                         Number(f"counted_{key}_{name}", f"{s['low']:g} to {s['high']:g}", "",

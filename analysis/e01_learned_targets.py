@@ -26,7 +26,10 @@ TRAINING = dict(lr=0.05, batch_size=32)
 SPLIT_SEED, HELD_OUT_SEED, TEST_SIZE, HELD_OUT = 0, 1, 0.2, 0.2
 TEACHER_SEED = 1000  # student seed s learns from the teacher of seed TEACHER_SEED + s
 RECORDS = 30  # weight-norm records per run
-FULL = dict(seeds=10, epochs=300, a=(0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3), lam=(0.001, 0.01, 0.1))
+# Grids: a from 0.003 and lam to 3, each a step or two beyond where the first grids' choice sat at an end
+# (a 0.01 for ECE; lam 0.1 for all three measures): the rule flags any choice still at an end.
+FULL = dict(seeds=10, epochs=300, a=(0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3),
+            lam=(0.001, 0.01, 0.1, 0.3, 1.0, 3.0))
 QUICK = dict(seeds=3, epochs=40, a=(0.05, 0.1, 0.2), lam=(0.01,))
 STATEMENT = ("A target learned from a trained net (its mean output distribution per class, or the reader's idea: its "
              "last-hidden-layer pattern per class) can stand in for LS's hand-picked a: students trained on it match "

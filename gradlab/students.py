@@ -82,6 +82,16 @@ def best_settings(runs, method):
             MEASURES.items()}
 
 
+def grid_of(runs, method):
+    """The settings (a or lam) ``method`` was trained at, ascending."""
+    return sorted(float(v) for v in runs[runs.method == method].setting.unique())
+
+
+def at_grid_edge(value, grid):
+    """1 when ``value`` is the smallest or largest value of ``grid`` (a grid of one value: always), else 0."""
+    return int(value in (min(grid), max(grid)))
+
+
 def seed_values(runs, method, setting, column):
     """One value per seed (sorted by seed) of one method at one setting."""
     part = runs[(runs.method == method) & (runs.setting.isna() if setting is None else runs.setting == setting)]
@@ -108,6 +118,12 @@ def compare(runs, n_seeds):
              for m in MEASURES]
     if "hp" in best:
         nums += [Number(f"hp_best_lam_{m}", best["hp"][m], "", "hidden_weight chosen on held-out rows") for m in MEASURES]
+    for method, knob in (("ls", "a"), ("hp", "lam")):
+        if method in best:
+            grid = grid_of(runs, method)
+            nums += [Number(f"{method}_{knob}_at_grid_edge_{m}", at_grid_edge(best[method][m], grid), "",
+                            f"1 when the {knob} chosen for {MEASURES[m][0]} is an end of its grid "
+                            f"({grid[0]:g} to {grid[-1]:g})") for m in MEASURES]
     setting = {"hard": lambda m: 0.0, "ls": lambda m: best["ls"][m], "cm": lambda m: None,
                "hp": lambda m: best.get("hp", {}).get(m)}
     for m, (label, _) in MEASURES.items():

@@ -106,9 +106,15 @@ def test_c8_matching_and_the_l2_weight_decay_identity(report):
 
 
 def _c8_status(d, se, margin, one_sided):
+    """C8's call of one pair written out (rules.paired_call): agree when the 2-SE interval lies
+    inside +-margin (one-sided: above -margin), differ when the difference is beyond the margin
+    and the interval excludes 0 (one-sided: only a shortfall)."""
+    lo, hi = d - 2 * se, d + 2 * se
     if one_sided:
-        return "agree" if d - 2 * se >= -margin else "differ" if d + 2 * se < 0 else "inconclusive"
-    return "agree" if abs(d) + 2 * se <= margin else "differ" if abs(d) > 2 * se else "inconclusive"
+        return "agree" if lo >= -margin else "differ" if d < -margin and hi < 0 else "inconclusive"
+    if -margin <= lo and hi <= margin:
+        return "agree"
+    return "differ" if abs(d) > margin and (lo > 0 or hi < 0) else "inconclusive"
 
 
 def test_c8_verdict_inputs_recomputed_from_the_saved_seeds(report):
@@ -149,6 +155,14 @@ def test_c8_verdict_inputs_recomputed_from_the_saved_seeds(report):
         recomputed[f"null_agree_{m}"] = np.mean([null[a] for a in sorted(null)])
         for k in ("agree", "differ", "null_agree"):
             assert n[f"{k}_{m}"] == pytest.approx(recomputed[f"{k}_{m}"], abs=1e-12), (k, m)
+    # matched lambdas leaning on an end of their grid: outside its second to second-last value
+    grids = json.loads((out / "c08_matched_regularisers.json").read_text())["settings"]
+    strength = pairs.strength.to_dict()
+    recomputed["lambda_at_grid_edge"] = sum(not sorted(grids[p])[1] <= strength[(a, p)] <= sorted(grids[p])[-2]
+                                            for a, p in counted)
+    recomputed["unmatched_pairs"] = sum(p not in pairs.loc[a].index for a in grids["matched"] for p in ("l2", "l1"))
+    assert (n["lambda_at_grid_edge"], n["unmatched_pairs"]) == (recomputed["lambda_at_grid_edge"],
+                                                                recomputed["unmatched_pairs"])
     assert rules.rule_c8(**recomputed) == (c8.verdict, c8.reason)
 
 
@@ -185,6 +199,10 @@ def test_c9_verdict_inputs_recomputed_from_the_saved_runs(report):
         for knob, t in tables.items():
             v, means = t.index.to_numpy(), t.mean(axis=1).to_numpy()
             assert n[f"best_{knob}_{data}"] == v[np.argmin(means)]
+            grid = runs[(runs.data == data) & (runs.knob == knob) & (runs.value > 0)].value
+            edge = int(v[np.argmin(means)] in (grid.min(), grid.max()))
+            assert n[f"{knob}_at_grid_edge_{data}"] == edge
+            recomputed[f"{knob}_at_grid_edge_{data}"] = edge
             i, j = _window(v, v[np.argmin(means)], span)
             w = t.iloc[i:j + 1]
             slope = np.max(np.abs(np.diff(w.mean(axis=1))) / np.diff(np.log10(w.index)))
@@ -194,7 +212,7 @@ def test_c9_verdict_inputs_recomputed_from_the_saved_runs(report):
             assert n[f"sensitivity_{knob}_{data}"] == pytest.approx(slope / sd, rel=1e-12)
             recomputed.update({f"slope_{knob}_{data}": slope, f"sensitivity_{knob}_{data}": slope / sd})
     verdict, reason = rules.rule_c9(**recomputed)
-    assert verdict == c9.verdict
+    assert (verdict, reason) == (c9.verdict, c9.reason)
 
 
 def test_c9_and_c11_numbers_are_measured(report):

@@ -32,6 +32,19 @@ def test_c8_reaches_each_verdict(change, verdict, phrase):
     assert phrase in reason
 
 
+@pytest.mark.parametrize("edge, verdict", [(0, "holds"), (2, "holds"), (3, "inconclusive")])
+def test_c8_matched_lambdas_at_an_end_of_their_grid(edge, verdict):
+    got, reason = rules.rule_c8(**dict(C8, lambda_at_grid_edge=edge, unmatched_pairs=1))
+    assert got == verdict, reason
+    if edge:
+        assert f"{edge} of the 8 matched lambdas lean on an end of their grid (1 pair(s) the grid could not match)" \
+            in reason
+    else:
+        assert "every matched lambda lies inside its grid" in reason
+    assert ("so the verdict (holds on this grid) is inconclusive" in reason) == (verdict == "inconclusive")
+    assert rules.rule_c8(**dict(C8, lambda_at_grid_edge=None))[0] == "inconclusive"
+
+
 def test_c8_says_which_pairs_were_not_counted():
     _, reason = rules.rule_c8(**C8)
     assert "over 8 independent (a, penalty) pairs" in reason and "the 4 weight-decay pairs repeat the L2 pairs" in reason
@@ -41,12 +54,18 @@ def test_c8_says_which_pairs_were_not_counted():
 @pytest.mark.parametrize("diff, se, one_sided, status", [
     (0.001, 0.001, False, "agree"),  # 0.001 + 2 * 0.001 <= 0.005
     (-0.003, 0.001, False, "agree"),  # the interval's edge counts
-    (0.004, 0.001, False, "differ"),  # beyond 2 SE, and the interval leaves the margin
+    (0.008, 0.001, False, "differ"),  # beyond the margin and beyond 2 SE
+    (-0.008, 0.001, False, "differ"),
+    (0.004, 0.001, False, "inconclusive"),  # off 0 by 4 SE but inside the margin: it does not matter, nor is it shown to
     (0.001, 0.004, False, "inconclusive"),  # neither within the margin nor away from 0
     (0.01, 0.001, True, "agree"),  # one-sided: more alike than seeds is no shortfall
     (-0.004, 0.0005, True, "agree"),
     (-0.02, 0.001, True, "differ"),
     (-0.004, 0.003, True, "inconclusive"),
+    (-0.004, 0.001, True, "inconclusive"),  # a shortfall beyond 2 SE but inside the margin, not excluded past it
+    (-0.008, 0.001, True, "differ"),
+    (float("nan"), 0.001, False, "inconclusive"),
+    (0.001, None, True, "inconclusive"),
 ])
 def test_c8_status_of_one_pair(diff, se, one_sided, status):
     assert rules.c8_status(diff, se, 0.005, one_sided=one_sided) == status
@@ -69,10 +88,36 @@ def c9(**change):
           slope_lambda_digits=0.9), "does not hold"),
     (dict(slope_a_iris=float("nan")), "inconclusive"),
     (dict(span_digits=None), "inconclusive"),
+    (dict(a_at_grid_edge_digits=float("inf")), "inconclusive"),
+    (dict(lambda_at_grid_edge_iris="nan"), "inconclusive"),
 ])
 def test_c9_reaches_each_verdict(change, verdict):
     got, reason = c9(**change)
     assert got == verdict, reason
+    assert "every best value lies inside its grid" in reason or "not measured" in reason
+
+
+ALIKE = dict(sensitivity_lambda_iris=6.0, slope_lambda_iris=0.15, sensitivity_lambda_digits=6.0,
+             slope_lambda_digits=0.2)
+LESS = dict(sensitivity_lambda_iris=20.0, slope_lambda_iris=0.5, sensitivity_lambda_digits=20.0,
+            slope_lambda_digits=0.9)
+
+
+@pytest.mark.parametrize("change, was", [({}, "holds"), (ALIKE, "holds in part"), (LESS, "does not hold")])
+@pytest.mark.parametrize("edge", ["a_at_grid_edge_digits", "lambda_at_grid_edge_iris"])
+def test_c9_a_best_value_at_an_end_of_its_grid_makes_a_decided_verdict_inconclusive(change, was, edge):
+    verdict, reason = c9(**change, **{edge: 1})
+    knob, data = edge.split("_at_grid_edge_")
+    assert verdict == "inconclusive"
+    assert f"the best {knob} on {'digits' if data == 'digits' else 'Iris'} is at an end of its grid" in reason
+    assert f"the verdict ({was} on these grids) rests on that data set's call" in reason
+
+
+def test_c9_an_edge_is_named_when_the_verdict_is_inconclusive_anyway():
+    verdict, reason = c9(sensitivity_lambda_iris=8.0 / rules.C9_RATIO * 1.01, a_at_grid_edge_digits=1,
+                         lambda_at_grid_edge_digits=1)
+    assert verdict == "inconclusive" and "the calls disagree" in reason
+    assert "the best a and lambda on digits is at an end of its grid" in reason
 
 
 def test_c9_needs_both_units_to_agree():
@@ -91,17 +136,41 @@ C11 = dict(cells=12, cells_holds=8, cells_fails=3, domain_fails="hidden width 5 
            a_at_low_edge_cells=1)
 
 
-@pytest.mark.parametrize("diff, se, call", [
-    (-0.02, 0.004, "better"),  # beyond the margin and 2 SE below 0
-    (-0.02, 0.011, "unclear"),  # beyond the margin, but within 2 SE of 0
-    (-0.005, 0.002, "not better"),  # -0.005 - 0.004 > -0.01: a material gain is excluded
-    (0.03, 0.001, "not better"),  # worse
-    (-0.008, 0.002, "unclear"),  # a gain of the margin's size is not excluded
-    (float("nan"), 0.001, "unclear"),
-    (-0.02, float("nan"), "unclear"),
+@pytest.mark.parametrize("diff, se, sided, call", [
+    (-0.02, 0.004, "no gain", "better"),  # beyond the margin and 2 SE below 0 (lower is better)
+    (-0.02, 0.011, "no gain", "undecided"),  # beyond the margin, but within 2 SE of 0
+    (-0.005, 0.002, "no gain", "not better"),  # -0.005 - 0.004 > -0.01: a material gain is excluded
+    (0.03, 0.001, "no gain", "worse"),
+    (0.03, 0.001, "both", "worse"),
+    (-0.008, 0.002, "no gain", "undecided"),  # a gain of the margin's size is not excluded
+    (-0.002, 0.002, "both", "equivalent"),  # the interval [-0.006, 0.002] inside +-0.01
+    (0.005, 0.002, "both", "equivalent"),  # [0.001, 0.009]: off 0, but inside the margin
+    (0.008, 0.002, "both", "undecided"),  # a loss reaching past the margin is not excluded
+    (0.008, 0.002, "no loss", "undecided"),
+    (-0.008, 0.002, "no loss", "not worse"),  # a material loss is excluded; a gain does not count against
+    (0.005, 0.0001, "no gain", "not better"),  # worse beyond noise but inside the margin: not "worse"
+    (float("nan"), 0.001, "both", "undecided"),
+    (-0.02, float("nan"), "no gain", "undecided"),
+    (-0.02, None, "both", "undecided"),
+    (-0.02, float("inf"), "both", "undecided"),
+    (-0.02, -0.001, "both", "undecided"),  # a negative standard error is not a measurement
 ])
-def test_paired_call_on_one_difference(diff, se, call):
-    assert rules.paired_call(diff, se, 0.01) == call
+def test_paired_call_on_one_difference(diff, se, sided, call):
+    assert rules.paired_call(diff, se, 0.01, sided=sided) == call
+
+
+def test_paired_call_reaches_each_call_and_mirrors_with_the_direction():
+    got = {rules.paired_call(d, se, 0.01, sided=sd) for d, se, sd in [
+        (-0.05, 0.001, "both"), (0.05, 0.001, "both"), (0.0, 0.001, "both"), (0.0, 0.001, "no loss"),
+        (0.0, 0.001, "no gain"), (0.0, 0.1, "both")]}
+    assert got == set(rules.PAIRED_CALLS)
+    for d, se in [(-0.05, 0.001), (0.003, 0.004), (0.02, 0.02)]:
+        for sided, mirror in [("both", "both"), ("no loss", "no gain"), ("no gain", "no loss")]:
+            low = rules.paired_call(d, se, 0.01, sided=sided)
+            high = rules.paired_call(-d, se, 0.01, higher_is_better=True, sided=sided)
+            assert low == high
+    with pytest.raises(ValueError, match="sided"):
+        rules.paired_call(0.0, 0.01, 0.01, sided="left")
 
 
 @pytest.mark.parametrize("ece, nll, verdict", [

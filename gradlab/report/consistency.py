@@ -27,7 +27,7 @@ CHECKS = (
           ("E1", "ls_minus_hard_nll", "ls_minus_hard_nll_se"), rules.C11_NLL_MARGIN,
           "C11's map chooses a on validation NLL over 5 seeds, E1 on held-out NLL over 10 seeds"),
 )
-OPPOSITE = {("better", "not better"), ("not better", "better")}
+OPPOSITE = {("better", "not better"), ("not better", "better"), ("better", "worse"), ("worse", "better")}
 
 
 def _value(report, claim, name):
@@ -52,7 +52,7 @@ def check(report, checks=CHECKS):
         if any(v is None for pair in values for v in pair):
             continue
         (x, sx), (y, sy) = values
-        calls = tuple(rules.paired_call(v, s, c.margin) for v, s in values)
+        calls = tuple(rules.paired_call(v, s, c.margin, sided="no gain") for v, s in values)
         apart = abs(x - y) > rules.SE_FACTOR * math.hypot(sx, sy)
         rows.append(dict(quantity=c.quantity, note=c.note, first=(c.first[0], x, sx), second=(c.second[0], y, sy),
                          calls=calls, agree=not apart and calls not in OPPOSITE))

@@ -47,6 +47,54 @@ def _not_measured(bad):
     return "inconclusive", f"not measured (missing or not finite): {', '.join(bad)}"
 
 
+# ---------------------------------------------------------------- one criterion for a paired difference
+
+# A paired difference is the mean over seeds (or splits) of method minus reference, the two sharing
+# initial weights and row order per seed, with its standard error SD(d) / sqrt(n). Its SE_FACTOR-SE
+# interval is about a 95% interval (Student's t with 9-19 degrees of freedom: 2.1-2.26; 2 is the
+# usual round value). One criterion judges every such difference in C8, C11 and E1 (`paired_call`).
+SE_FACTOR = 2.0
+PAIRED_CALLS = ("better", "worse", "equivalent", "not worse", "not better", "undecided")
+SIDES = ("both", "no loss", "no gain")
+
+
+def paired_call(diff, se, margin, higher_is_better=False, sided="both"):
+    """The one criterion for a paired difference ``diff`` (method minus reference) with standard
+    error ``se`` and an equivalence ``margin`` (differences inside +-margin do not matter).
+
+    With the gain ``g`` (``diff`` when ``higher_is_better``, else ``-diff``) and its interval
+    ``[lo, hi] = g -+ SE_FACTOR se``:
+
+    - "better": ``g > margin`` and ``lo > 0`` (a material gain, beyond noise);
+    - "worse": ``g < -margin`` and ``hi < 0`` (a material loss, beyond noise);
+    - otherwise, by ``sided``, what the interval excludes:
+      "both" (two-sided equivalence): "equivalent" when ``-margin <= lo`` and ``hi <= margin``;
+      "no loss" (non-inferiority): "not worse" when ``lo >= -margin``;
+      "no gain" (non-superiority): "not better" when ``hi <= margin``;
+    - "undecided" otherwise, and for a missing, non-finite or negative input.
+
+    A significant difference inside the margin (``|g| <= margin``, interval off 0) is not better or
+    worse: the margin says it does not matter; it is "equivalent" when the interval stays inside
+    the margin, "undecided" when the interval reaches past it."""
+    if sided not in SIDES:
+        raise ValueError(f"sided must be one of {SIDES}; got {sided!r}")
+    if _unmeasured(diff, se, margin) or se < 0 or margin < 0:
+        return "undecided"
+    g = float(diff) if higher_is_better else -float(diff)
+    lo, hi = g - SE_FACTOR * se, g + SE_FACTOR * se
+    if g > margin and lo > 0:
+        return "better"
+    if g < -margin and hi < 0:
+        return "worse"
+    if sided == "both" and -margin <= lo and hi <= margin:
+        return "equivalent"
+    if sided == "no loss" and lo >= -margin:
+        return "not worse"
+    if sided == "no gain" and hi <= margin:
+        return "not better"
+    return "undecided"
+
+
 # ---------------------------------------------------------------- shared thresholds (C1-C5)
 
 # Formulas equal in exact arithmetic, evaluated in float64 on O(1) values: a few ulp (2.2e-16 each)
@@ -189,9 +237,6 @@ def rule_c5(max_abs_delta_minus_published, sign_mismatch_points, settings_withou
 # Measures a learned target is compared on, each with the sign that makes a difference a gain
 # (higher test accuracy is better; lower NLL and ECE are better).
 E1_MEASURES = {"acc": 1.0, "nll": -1.0, "ece": -1.0}
-# A paired difference over seeds (same initialisation and batch order) within this many standard
-# errors of its mean is seed noise: about a 95% interval.
-E1_Z = 2.0
 # Differences this small do not matter whatever the standard error: 0.5 points of accuracy is under
 # 2 of the ~360 test rows; 0.02 nats of NLL and 0.01 of ECE are below the spread of either between
 # test sets of this size (ECE on ~360 rows in 15 bins moves by about 0.01-0.02 from sampling alone).
@@ -207,43 +252,67 @@ E1_TARGETS = {"cm": "class-mean teacher targets", "hp": "hidden-pattern targets"
 E1_MEASURE_NAMES = {"acc": "accuracy", "nll": "NLL", "ece": "ECE"}
 
 
-def _e1_compare(gain, se, tol):
-    """'beats' / 'matches' / 'falls behind' for a paired gain (positive = the learned target is better)."""
-    margin = max(E1_Z * se, tol)
-    return "beats" if gain > margin else "falls behind" if gain < -margin else "matches"
+# E1's words for the calls of `paired_call` (two-sided): "not falls behind" counts for the learned target.
+E1_WORDS = {"better": "beats", "worse": "falls behind", "equivalent": "matches", "undecided": "undecided"}
+
+
+def _e1_compare(diff, se, measure):
+    """E1's call on one measure: `paired_call` (two-sided, margin E1_TOL) in E1's words ('beats',
+    'matches', 'undecided', 'falls behind'); ``diff`` is learned minus LS."""
+    return E1_WORDS[paired_call(diff, se, E1_TOL[measure], higher_is_better=E1_MEASURES[measure] > 0)]
 
 
 def _e1_judge(name, diffs, ses, norm_diff, norm_diff_se, growth, hard_growth):
     """One learned target: per-measure status, whether it keeps the weights from growing, and a sentence."""
-    status = {m: _e1_compare(E1_MEASURES[m] * diffs[m], ses[m], E1_TOL[m]) for m in E1_MEASURES}
-    smaller = norm_diff < -max(E1_Z * norm_diff_se, 0.0)
+    status = {m: _e1_compare(diffs[m], ses[m], m) for m in E1_MEASURES}
+    smaller = paired_call(norm_diff, norm_diff_se, 0.0) == "better"  # below hard's norm beyond noise
     slowed = growth <= max(E1_GROWTH_SHARE * hard_growth, E1_FLAT)
     kept = smaller and slowed
-    scale = {"acc": 100.0, "nll": 1.0, "ece": 1.0}
-    unit = {"acc": " pt", "nll": "", "ece": ""}
-    parts = ", ".join(f"{E1_MEASURE_NAMES[m]} {scale[m] * diffs[m]:+.3g}{unit[m]} ± {scale[m] * E1_Z * ses[m]:.2g} "
+    parts = ", ".join(f"{E1_MEASURE_NAMES[m]} {_e1_value(m, diffs[m])} ± {E1_SCALE[m] * SE_FACTOR * ses[m]:.2g} "
                       f"({status[m]})" for m in E1_MEASURES)
-    weights = (f"final weight norm {norm_diff:+.3g} ± {E1_Z * norm_diff_se:.2g} vs hard targets, grown "
+    weights = (f"final weight norm {norm_diff:+.3g} ± {SE_FACTOR * norm_diff_se:.2g} vs hard targets, grown "
                f"{100 * growth:.3g}% over the second half of training vs {100 * hard_growth:.3g}% with hard targets: "
                f"{'kept from growing' if kept else 'not kept from growing'}")
-    return status, kept, f"{E1_TARGETS[name]} minus LS at its best a (± {E1_Z:g} s.e. over seeds): {parts}; {weights}"
+    return status, kept, f"{E1_TARGETS[name]} minus LS at its best a (± {SE_FACTOR:g} s.e. over seeds): {parts}; {weights}"
+
+
+E1_SCALE = {"acc": 100.0, "nll": 1.0, "ece": 1.0}
+E1_UNIT = {"acc": " pt", "nll": "", "ece": ""}
+E1_KIND = {"cm": "class-mean output targets (distillation)", "hp": "hidden-pattern targets"}
+# "in its favour" on a measure: shown better or equivalent (`paired_call`); "undecided" counts for the target in
+# the score (it is not shown to fall behind) but shows nothing.
+E1_SHOWN = ("beats", "matches")
+
+
+def _e1_value(m, d):
+    return f"{E1_SCALE[m] * d:+.3g}{E1_UNIT[m]}"
 
 
 def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_minus_ls_nll_se, cm_minus_ls_ece,
             cm_minus_ls_ece_se, cm_minus_hard_weight_norm, cm_minus_hard_weight_norm_se, cm_late_growth,
             hard_late_growth, hp_minus_ls_acc=None, hp_minus_ls_acc_se=None, hp_minus_ls_nll=None,
             hp_minus_ls_nll_se=None, hp_minus_ls_ece=None, hp_minus_ls_ece_se=None, hp_minus_hard_weight_norm=None,
-            hp_minus_hard_weight_norm_se=None, hp_late_growth=None):
+            hp_minus_hard_weight_norm_se=None, hp_late_growth=None, ls_a_at_grid_edge_acc=0,
+            ls_a_at_grid_edge_nll=0, ls_a_at_grid_edge_ece=0, hp_lam_at_grid_edge_acc=0, hp_lam_at_grid_edge_nll=0,
+            hp_lam_at_grid_edge_ece=0):
     """Does a learned target match or beat LS at its best a (chosen on held-out rows, per measure) on
     test accuracy, NLL and ECE, and keep the weights from growing like hard targets do?
 
     Inputs are paired differences over seeds (learned minus LS; learned minus hard for the weight
     norm) with their standard errors, and relative weight-norm growth over the second half of
     training. Each learned target measured (class-mean "cm"; hidden-pattern "hp" when given) is
-    judged; the better one decides: holds when it matches or beats LS on all three measures and
-    keeps the weights from growing; does not hold when it matches LS on none; holds in part
-    otherwise; inconclusive with fewer than E1_MIN_SEEDS seeds or a missing or non-finite number.
-    """
+    judged per measure by `paired_call` (two-sided, margins E1_TOL): beats, matches (equivalent),
+    undecided or falls behind. The target that falls behind on the fewest measures (then: keeps the
+    weights) decides, and the reason names it and what the other falls behind on. Holds when it
+    beats or matches LS on all three measures and keeps the weights from growing; does not hold
+    when it falls behind on every measure; inconclusive when no target shows anything in its favour
+    (no measure beaten or matched, no weights kept); holds in part otherwise.
+
+    ``ls_a_at_grid_edge_<m>`` / ``hp_lam_at_grid_edge_<m>``: 1 when the a (the hidden weight) chosen
+    for measure m is at an end of its grid, so a wider grid could move that comparison (LS could do
+    better, the hidden-pattern targets too). The reason says so; where such a move could change the
+    verdict it is "inconclusive". Fewer than E1_MIN_SEEDS seeds or a missing or non-finite number
+    also give "inconclusive"."""
     measured = {"cm": (cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_minus_ls_nll_se, cm_minus_ls_ece,
                        cm_minus_ls_ece_se, cm_minus_hard_weight_norm, cm_minus_hard_weight_norm_se, cm_late_growth)}
     hp = (hp_minus_ls_acc, hp_minus_ls_acc_se, hp_minus_ls_nll, hp_minus_ls_nll_se, hp_minus_ls_ece,
@@ -251,48 +320,116 @@ def rule_e1(n_seeds, cm_minus_ls_acc, cm_minus_ls_acc_se, cm_minus_ls_nll, cm_mi
     if all(v is not None for v in hp):
         measured["hp"] = hp
     missing = "" if "hp" in measured else "; hidden-pattern targets were not measured (gl.train has no hidden_targets)"
-    if _unmeasured(n_seeds=n_seeds, hard_late_growth=hard_late_growth, *measured["cm"]):
+    edge_flags = dict(ls_a_at_grid_edge_acc=ls_a_at_grid_edge_acc, ls_a_at_grid_edge_nll=ls_a_at_grid_edge_nll,
+                      ls_a_at_grid_edge_ece=ls_a_at_grid_edge_ece, hp_lam_at_grid_edge_acc=hp_lam_at_grid_edge_acc,
+                      hp_lam_at_grid_edge_nll=hp_lam_at_grid_edge_nll, hp_lam_at_grid_edge_ece=hp_lam_at_grid_edge_ece)
+    if _unmeasured(n_seeds=n_seeds, hard_late_growth=hard_late_growth, *measured["cm"]) or _unmeasured(**edge_flags):
         return "inconclusive", f"a measurement is missing or not finite (a diverged run?){missing}"
     measured = {name: tuple(float(v) for v in vals) for name, vals in measured.items()}  # report.json: "nan" strings
-    if n_seeds < E1_MIN_SEEDS:
+    if float(n_seeds) < E1_MIN_SEEDS:
         return "inconclusive", f"only {n_seeds} seed(s): at least {E1_MIN_SEEDS} are needed for a standard error{missing}"
     if _unmeasured(*measured.get("hp", ())):
         return "inconclusive", f"a measurement is missing or not finite (a diverged run?){missing}"
-    judged = {}
+    ls_edge = [m for m in E1_MEASURES if float(edge_flags[f"ls_a_at_grid_edge_{m}"])]
+    hp_edge = [m for m in E1_MEASURES if float(edge_flags[f"hp_lam_at_grid_edge_{m}"])] if "hp" in measured else []
+    judged, diffs, ses = {}, {}, {}
     for name, (da, sa, dn, sn, de, se, dw, sw, growth) in measured.items():
-        judged[name] = _e1_judge(name, {"acc": da, "nll": dn, "ece": de}, {"acc": sa, "nll": sn, "ece": se},
-                                 dw, sw, growth, float(hard_late_growth))
-    score = {n: (sum(s != "falls behind" for s in st.values()), kept) for n, (st, kept, _) in judged.items()}
+        diffs[name], ses[name] = {"acc": da, "nll": dn, "ece": de}, {"acc": sa, "nll": sn, "ece": se}
+        judged[name] = _e1_judge(name, diffs[name], ses[name], dw, sw, growth, float(hard_late_growth))
+    status = {n: st for n, (st, _, _) in judged.items()}
+    kept = {n: k for n, (_, k, _) in judged.items()}
+    score = {n: (sum(s != "falls behind" for s in status[n].values()), kept[n],
+                 sum(s in E1_SHOWN for s in status[n].values())) for n in judged}
     best = max(judged, key=lambda n: score[n])  # ties: class-mean targets, the first measured
-    good, kept = score[best]
-    sentences = "; ".join(text for _, _, text in judged.values())
-
-    def summary(name):
-        matched = [E1_MEASURE_NAMES[m] for m, s in judged[name][0].items() if s != "falls behind"]
-        listed = ("every measure" if len(matched) == len(E1_MEASURES) else
-                  " and ".join([", ".join(matched[:-1]), matched[-1]] if len(matched) > 1 else matched) or "no measure")
-        return (f"{E1_TARGETS[name]} match or beat LS on {listed} and "
-                f"{'keep' if score[name][1] else 'do not keep'} the weights from growing")
-
-    if good == len(E1_MEASURES) and kept:
+    good, best_kept, _ = score[best]
+    shown_anywhere = any(kept[n] or any(s in E1_SHOWN for s in status[n].values()) for n in judged)
+    if good == len(E1_MEASURES) and best_kept and all(s in E1_SHOWN for s in status[best].values()):
         verdict = "holds"
     elif good == 0:
         verdict = "does not hold"
+    elif not shown_anywhere:
+        verdict = "inconclusive"
     else:
         verdict = "holds in part"
-    if good == 0:
-        lead = "no learned target matches LS at its best a on any measure"
-    else:  # the deciding target first, then the others
-        lead = "; ".join(summary(n) for n in [best, *(n for n in judged if n != best)])
-    return verdict, f"{lead}. {sentences[0].upper()}{sentences[1:]}{missing}."
+
+    def listed_text(items):
+        return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else (items[0] if items else "")
+
+    def listed(ms):
+        return listed_text([E1_MEASURE_NAMES[m] for m in ms])
+
+    def behind(name):
+        """Where a target falls behind LS, with the gap in points / nats and in standard errors."""
+        ms = [m for m in E1_MEASURES if status[name][m] == "falls behind"]
+        return listed_text([f"{E1_MEASURE_NAMES[m]} ({_e1_value(m, diffs[name][m])}, "
+                            f"{abs(diffs[name][m]) / ses[name][m]:.2g} SE)" if ses[name][m] > 0 else
+                            f"{E1_MEASURE_NAMES[m]} ({_e1_value(m, diffs[name][m])})" for m in ms])
+
+    def summary(name, behind_first=False, which=""):
+        st, bits = status[name], []
+        for word, label in (("beats", "beat LS on"), ("matches", "match LS on"),
+                            ("undecided", "are not shown to differ from LS on")):
+            ms = [m for m in E1_MEASURES if st[m] == word]
+            if ms:
+                bits.append(f"{label} {listed(ms)}")
+        if any(s == "falls behind" for s in st.values()):
+            bits.insert(0 if behind_first else len(bits), f"fall behind LS on {behind(name)}")
+        bits.append(f"{'keep' if kept[name] else 'do not keep'} the weights from growing")
+        return f"{E1_KIND[name]}{which} " + "; ".join(bits)
+
+    others = [n for n in judged if n != best]
+    if verdict == "does not hold":
+        lead = "every learned target falls behind LS at its best a on every measure: " + "; ".join(
+            summary(n) for n in judged)
+    elif verdict == "inconclusive":
+        lead = "no learned target is shown to match or beat LS on any measure, nor to keep the weights from growing: " \
+               + "; ".join(summary(n) for n in judged)
+    else:
+        lead = f"the verdict rests on {summary(best, which=', which')}"
+        trailing = [n for n in others if any(s == "falls behind" for s in status[n].values())]
+        lead += "".join(f". Behind them, {summary(n, behind_first=True)}" if n in trailing else f". {summary(n)}"
+                        for n in others)
+
+    # a choice at an end of its grid, and whether a wider grid could change the verdict
+    edges, decisive = [], False
+    if ls_edge:
+        edges.append(f"LS's a chosen for {listed(ls_edge)} is at an end of its grid, so LS could do better there "
+                     "with a wider grid")
+        favour = {n: [m for m in E1_MEASURES if status[n][m] != "falls behind"] for n in judged}
+        if verdict == "holds" and any(m in ls_edge for m in favour[best]):
+            decisive = True  # LS improving on a measure the target matches could make it fall behind
+        if verdict == "holds in part" and all(set(favour[n]) <= set(ls_edge) for n in judged) and \
+                not any(kept[n] for n in judged):
+            decisive = True  # every measure in the targets' favour could be lost
+    if hp_edge:
+        edges.append(f"the hidden-pattern weight chosen for {listed(hp_edge)} is at an end of its grid, so "
+                     "hidden-pattern targets could do better there with a wider grid")
+        not_shown = [m for m in E1_MEASURES if status["hp"][m] not in E1_SHOWN]
+        if verdict == "does not hold" and any(status["hp"][m] == "falls behind" for m in hp_edge):
+            decisive = True
+        if verdict == "holds in part" and not_shown and set(not_shown) <= set(hp_edge) and \
+                (kept["hp"] or "acc" in hp_edge):
+            decisive = True  # hidden patterns could reach "holds"
+        if verdict == "inconclusive":
+            decisive = False
+    edge_text = ""
+    if edges:
+        edge_text = ". " + "; ".join(edges)
+        edge_text = edge_text[:2] + edge_text[2].upper() + edge_text[3:]
+        if decisive:
+            edge_text += f": this could change the verdict ({verdict} on this grid), so it is inconclusive"
+            verdict = "inconclusive"
+        else:
+            edge_text += ", which could not change the verdict"
+    sentences = "; ".join(text for _, _, text in judged.values())
+    return verdict, f"{lead}{edge_text}. {sentences[0].upper()}{sentences[1:]}{missing}."
 
 
 # ---- C8 ----
 
 # C8 compares LS at each a with each penalty at the strength matching LS's final weight norm, paired over
 # seeds (seed s of both shares its initial weights and row order): per measure the mean paired difference
-# and its standard error over seeds. Its 2-SE interval (about 95%) decides, as in E1.
-C8_Z = E1_Z
+# and its standard error over seeds, judged by `paired_call` as in C11 and E1.
 # Equivalence margins: differences inside them do not matter. Accuracy, NLL and ECE: E1's (the same digits
 # test rows). Predictions: the share of test rows two methods predict alike, same seed, may fall short of
 # the share two seeds of one method predict alike by 1% of test rows (4 of digits' 360) at most.
@@ -313,17 +450,16 @@ C8_MEASURES = {"test_acc": "test accuracy", "test_nll": "test NLL", "test_ece": 
 
 
 def c8_status(diff, se, margin, one_sided=False):
-    """One pair on one measure: "agree" when the 2-SE interval of the paired difference lies within
-    the margin, ``|diff| + C8_Z se <= margin``; "differ" when it excludes 0, ``|diff| > C8_Z se``;
-    else "inconclusive". ``one_sided`` (predictions): only a shortfall counts, ``diff - C8_Z se >=
-    -margin`` agrees and ``diff + C8_Z se < 0`` differs."""
+    """One pair on one measure, `paired_call` in C8's words: "agree" when it is "equivalent"
+    (the SE_FACTOR-SE interval of the paired difference inside +-margin); "differ" when "better" or
+    "worse" (beyond the margin and away from 0); else "inconclusive". ``one_sided``
+    (predictions: the share of rows predicted alike, where only a shortfall counts): "agree" when
+    "not worse" or "better", "differ" when "worse"."""
     if one_sided:
-        if diff - C8_Z * se >= -margin:
-            return "agree"
-        return "differ" if diff + C8_Z * se < 0 else "inconclusive"
-    if abs(diff) + C8_Z * se <= margin:
-        return "agree"
-    return "differ" if abs(diff) > C8_Z * se else "inconclusive"
+        call = paired_call(diff, se, margin, higher_is_better=True, sided="no loss")
+        return {"not worse": "agree", "better": "agree", "worse": "differ"}.get(call, "inconclusive")
+    call = paired_call(diff, se, margin)
+    return {"equivalent": "agree", "better": "differ", "worse": "differ"}.get(call, "inconclusive")
 
 
 def _listing(names):
@@ -346,14 +482,20 @@ def rule_c8(matched_pairs, repeated_pairs, l2_vs_weight_decay_max_rel_norm_gap,
             agree_test_acc, agree_test_nll, agree_test_ece, agree_logit_gap, agree_hidden_norm, agree_output_norm,
             agree_predictions, differ_test_acc, differ_test_nll, differ_test_ece, differ_logit_gap, differ_hidden_norm,
             differ_output_norm, differ_predictions, null_agree_test_acc, null_agree_test_nll, null_agree_test_ece,
-            null_agree_logit_gap, null_agree_hidden_norm, null_agree_output_norm, null_agree_predictions):
+            null_agree_logit_gap, null_agree_hidden_norm, null_agree_output_norm, null_agree_predictions,
+            lambda_at_grid_edge=0, unmatched_pairs=0):
     """Does a penalty at LS's final weight norm do what LS does? ``matched_pairs``: the counted
     (a, penalty) pairs (``repeated_pairs`` weight-decay pairs equal to L2's are not counted). Per
     measure, ``agree_*``: share of counted pairs that agree (`c8_status`) at an a where hard targets
     without a penalty do not; ``differ_*``: share that differ; ``null_agree_*``: share of a values at
     which hard targets agree with LS. Each measure by `c8_measure_status`. Holds when every measure
     agrees; holds in part when some do; does not hold when none agrees and some differ; inconclusive
-    without a counted pair, with a number missing, or when no measure can tell."""
+    without a counted pair, with a number missing, or when no measure can tell.
+
+    ``lambda_at_grid_edge``: counted pairs whose matched lambda leans on an end of its grid;
+    ``unmatched_pairs``: pairs the grid could not match. Both are stated; when more than
+    1 - C8_SHARE of the pairs lean on an end (more than a measure may miss), the verdict is
+    "inconclusive"."""
     if matched_pairs == 0:
         return "inconclusive", "no penalty strength on the grid reached LS's weight norm, so no pair could be compared"
     if bad := _unmeasured(**locals()):
@@ -389,6 +531,15 @@ def rule_c8(matched_pairs, repeated_pairs, l2_vs_weight_decay_max_rel_norm_gap,
         verdict = "does not hold"
     else:
         verdict = "inconclusive"
+    edge, unmatched = int(lambda_at_grid_edge), int(unmatched_pairs)
+    parts.append(f"{edge} of the {matched_pairs} matched lambdas lean on an end of their grid" if edge else
+                 "every matched lambda lies inside its grid")
+    if unmatched:
+        parts[-1] += f" ({unmatched} pair(s) the grid could not match)"
+    if edge > (1 - C8_SHARE) * matched_pairs and verdict != "inconclusive":
+        parts[-1] += (f": more than {_g(100 * (1 - C8_SHARE))}% of the pairs, so the verdict ({verdict} on this grid) "
+                      "is inconclusive")
+        verdict = "inconclusive"
     return verdict, "; ".join(parts)
 
 
@@ -414,7 +565,9 @@ def _c9_compare(sens_a, sens_lam):
 
 
 def rule_c9(sensitivity_a_iris, sensitivity_lambda_iris, sensitivity_a_digits, sensitivity_lambda_digits,
-            slope_a_iris, slope_lambda_iris, slope_a_digits, slope_lambda_digits, span_iris, span_digits):
+            slope_a_iris, slope_lambda_iris, slope_a_digits, slope_lambda_digits, span_iris, span_digits,
+            a_at_grid_edge_iris=0, lambda_at_grid_edge_iris=0, a_at_grid_edge_digits=0,
+            lambda_at_grid_edge_digits=0):
     """C9 as measured: is LS's ``a`` harder to set than an L2 strength? Per data set both knobs are
     measured over the same span of decades around their best values (``span_*``, the smaller of the
     two useful spans), so the longer grid gets no extra neighbouring differences to take the
@@ -424,11 +577,19 @@ def rule_c9(sensitivity_a_iris, sensitivity_lambda_iris, sensitivity_a_digits, s
     "unit-dependent". Holds when ``a`` is the more sensitive knob on both data sets; holds in part
     when the two are alike on both (``a`` needs tuning on held-out data as lambda does, and no
     more); does not hold when ``a`` is the less sensitive on both; otherwise (the data sets or the
-    units disagree, a number missing) inconclusive."""
+    units disagree, a number missing) inconclusive.
+
+    ``<knob>_at_grid_edge_<data>``: 1 when that knob's best value is an end of its grid, so the
+    window around it is one-sided and the curve beyond the grid unseen. The reason says so; a
+    verdict that rests on such a data set's call ("holds", "holds in part", "does not hold") is
+    "inconclusive" instead."""
     if bad := _unmeasured(**locals()):
         return _not_measured(bad)
     sets = {"Iris": (sensitivity_a_iris, sensitivity_lambda_iris, slope_a_iris, slope_lambda_iris, span_iris),
             "digits": (sensitivity_a_digits, sensitivity_lambda_digits, slope_a_digits, slope_lambda_digits, span_digits)}
+    edges = {"Iris": [k for k, f in (("a", a_at_grid_edge_iris), ("lambda", lambda_at_grid_edge_iris)) if float(f)],
+             "digits": [k for k, f in (("a", a_at_grid_edge_digits), ("lambda", lambda_at_grid_edge_digits))
+                        if float(f)]}
     cmp = {}
     for name, (sa, sl, na, nl, _) in sets.items():
         sd_call, nats_call = _c9_compare(sa, sl), _c9_compare(na, nl)
@@ -436,41 +597,30 @@ def rule_c9(sensitivity_a_iris, sensitivity_lambda_iris, sensitivity_a_digits, s
     numbers = "; ".join(f"on {name} over {_g(float(span))} decades around each best value, a {_g(na)} vs L2 lambda "
                         f"{_g(nl)} nats of test NLL per decade ({_g(sa)} vs {_g(sl)} of each knob's seed SD)"
                         for name, (sa, sl, na, nl, span) in sets.items())
+    flagged = [f"{' and '.join(ks)} on {name}" for name, ks in edges.items() if ks]
+    edge = (f"; the best {', '.join(flagged)} is at an end of its grid, so the curve beyond it is unseen"
+            if flagged else "; every best value lies inside its grid")
     kinds = set(cmp.values())
     if kinds == {"more"}:
-        return "holds", (f"a is the more sensitive knob on both data sets (by >= {C9_RATIO:g}x in both units): "
-                         f"{numbers}")
-    if kinds == {"alike"}:
-        return "holds in part", (f"a is about as sensitive as lambda on both data sets (within {C9_RATIO:g}x in both "
-                                 f"units), so it needs tuning on held-out data like any regulariser, and no more: "
-                                 f"{numbers}")
-    if kinds == {"less"}:
-        return "does not hold", (f"a is the less sensitive knob on both data sets (by >= {C9_RATIO:g}x in both units): "
-                                 f"{numbers}")
-    return "inconclusive", (f"the calls disagree (a against lambda: {cmp['Iris']} on Iris, {cmp['digits']} on "
-                            f"digits): {numbers}")
+        verdict, why = "holds", (f"a is the more sensitive knob on both data sets (by >= {C9_RATIO:g}x in both "
+                                 f"units): {numbers}")
+    elif kinds == {"alike"}:
+        verdict, why = "holds in part", (f"a is about as sensitive as lambda on both data sets (within {C9_RATIO:g}x "
+                                         f"in both units), so it needs tuning on held-out data like any regulariser, "
+                                         f"and no more: {numbers}")
+    elif kinds == {"less"}:
+        verdict, why = "does not hold", (f"a is the less sensitive knob on both data sets (by >= {C9_RATIO:g}x in "
+                                         f"both units): {numbers}")
+    else:
+        return "inconclusive", (f"the calls disagree (a against lambda: {cmp['Iris']} on Iris, {cmp['digits']} on "
+                                f"digits): {numbers}{edge}")
+    if flagged:
+        return "inconclusive", (f"{why}{edge}: the verdict ({verdict} on these grids) rests on that data set's call, "
+                                "so it is inconclusive")
+    return verdict, why + edge
 
 
 # ---- C11 ----
-
-# A paired difference (mean over seeds of method minus reference, with its standard error)
-# improves materially when it beats the reference by more than a margin and by more than 2 SE
-# (about a 95% one-sided bound); a material improvement is excluded when the difference is above
-# -margin by 2 SE; anything between is unclear. One criterion for every paired comparison.
-SE_FACTOR = 2.0
-
-
-def paired_call(diff, se, margin):
-    """'better' (``diff < -margin`` and ``diff + 2 se < 0``, lower is better), 'not better'
-    (``diff - 2 se > -margin``) or 'unclear' (between, or NaN input)."""
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (diff, se, margin)) or se < 0:
-        return "unclear"
-    if diff < -margin and diff + SE_FACTOR * se < 0:
-        return "better"
-    if diff - SE_FACTOR * se > -margin:
-        return "not better"
-    return "unclear"
-
 
 # C11's margins: ECE (15 bins) on a few hundred test rows moves by about 0.01 between two seeds of
 # one net, and a user would not call a change under one point of calibration error a help; NLL:
@@ -484,13 +634,15 @@ MAP_DECIDED_SHARE = 2 / 3
 
 def c11_cell(ece_diff, ece_se, nll_diff, nll_se):
     """One regime of C11's map. Inputs: test ECE and NLL of LS at its validation-chosen a minus
-    hard targets, paired over seeds (``paired_call`` with `C11_ECE_MARGIN`, `C11_NLL_MARGIN`).
-    The claim 'LS does not help calibration' fails in the cell when LS is better on ECE or NLL,
-    holds when it is not better on either, and is inconclusive otherwise."""
-    calls = (paired_call(ece_diff, ece_se, C11_ECE_MARGIN), paired_call(nll_diff, nll_se, C11_NLL_MARGIN))
+    hard targets, paired over seeds (`paired_call`, lower is better, one-sided "no gain", margins
+    `C11_ECE_MARGIN`, `C11_NLL_MARGIN`). The claim 'LS does not help calibration' fails in the
+    cell when LS is better on ECE or NLL, holds when a material gain is excluded on both ("not
+    better" or "worse"), and is inconclusive otherwise."""
+    calls = (paired_call(ece_diff, ece_se, C11_ECE_MARGIN, sided="no gain"),
+             paired_call(nll_diff, nll_se, C11_NLL_MARGIN, sided="no gain"))
     if "better" in calls:
         return "fails"
-    if calls == ("not better", "not better"):
+    if all(c in ("not better", "worse") for c in calls):
         return "holds"
     return "inconclusive"
 
