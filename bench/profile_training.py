@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import gradlab as gl  # noqa: E402
 from gradlab import _kernels as kern  # noqa: E402
+from gradlab._kernels import blocks as kb, training as kt  # noqa: E402  (private pieces)
 
 import training  # noqa: E402
 
@@ -44,30 +45,33 @@ def _steps(params, sizes, hidden, output, loss, X, T, order, batch, n_epochs, hy
     n = X.shape[0]
     K = sizes[-1]
     steps_per_epoch = (n + batch - 1) // batch
-    A, Zb, D, D2, DT, tmp, _ = kern._workspace(sizes, batch, params)
+    A, Zb, D, D2, DT, tmp, _ = kb._workspace(sizes, batch, params)
     grad = np.empty_like(params)
     spare = params.copy()
     no_G = np.empty((0, 0), params.dtype)
+    no_extra = np.empty(0, params.dtype)
     cur = params
     nxt = spare
     finite = True
+    step = 0
     for e in range(n_epochs):
         for b in range(steps_per_epoch):
             B = min(batch, n - b * batch)
             rows = order[e * n + b * batch:e * n + b * batch + B]
-            kern._forward_block(cur, sizes, hidden, output, X, rows, B, A, Zb, tmp)
+            kb._forward_block(cur, sizes, hidden, output, X, rows, B, A, Zb, tmp)
             if part >= 2:
-                ob = kern._output_offset(sizes, B)
-                kern._error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
+                ob = kb._output_offset(sizes, B)
+                kb._error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
                 for q in range(K * B):
                     finite &= np.isfinite(D[q])
             if part >= 3:
                 for p in range(grad.shape[0]):
                     grad[p] = 0.0
-                kern._backward_block(cur, sizes, hidden, A, B, D, D2, DT, False, no_G, grad)
+                kb._backward_block(cur, sizes, hidden, A, B, D, D2, DT, False, no_G, grad, no_extra, False)
             if part >= 4:
-                finite &= kern._sgd_update(cur, nxt, grad, 1.0 / B, velocity, penalized, hyper)
+                finite &= kb._sgd_update(cur, nxt, grad, 1.0 / B, velocity, penalized, hyper, step + 1)
                 cur, nxt = nxt, cur
+            step += 1
     return finite
 
 
@@ -82,7 +86,7 @@ def _forward_rows(params, sizes, hidden, output, X, A, Zb, tmp, rows):
         B = min(Bmax, n - start)
         for j in range(B):
             rows[j] = start + j
-        kern._forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
+        kb._forward_block(params, sizes, hidden, output, X, rows, B, A, Zb, tmp)
         acc += Zb[0]
     return acc
 
@@ -94,12 +98,12 @@ def _records(params, sizes, hidden, output, loss, X, T, labels, reps, part):
     n = X.shape[0]
     K = sizes[-1]
     Bmax = min(n, kern.ROW_BLOCK)
-    A, Zb, D, D2, DT, tmp, rows = kern._workspace(sizes, Bmax, params)
+    A, Zb, D, D2, DT, tmp, rows = kb._workspace(sizes, Bmax, params)
     lb = np.empty(Bmax, params.dtype)
     acc = 0.0
     for _ in range(reps):
         if part >= 4:
-            A, Zb, D, D2, DT, tmp, rows = kern._workspace(sizes, Bmax, params)
+            A, Zb, D, D2, DT, tmp, rows = kb._workspace(sizes, Bmax, params)
             lb = np.empty(Bmax, params.dtype)
         s = 0.0
         for q in range(params.shape[0]):  # stands in for the per-layer norm loops
@@ -108,7 +112,7 @@ def _records(params, sizes, hidden, output, loss, X, T, labels, reps, part):
         if part == 2:
             acc += _forward_rows(params, sizes, hidden, output, X, A, Zb, tmp, rows)
         elif part >= 3:
-            tr = kern._evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, rows, lb)
+            tr = kt._evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, rows, lb)
             acc += tr[0]
     return acc
 
@@ -127,9 +131,12 @@ def profile(w, log=print):
     net = d.net
     codes = (net._sizes, kern.TANH, kern.SOFTMAX, kern.CE)
     order = d.orders.reshape(-1) if d.shuffled else np.tile(np.arange(d.n), d.epochs)
-    hyper = np.array([d.lr, 0.0, 0.0, 0.0, 0.0])
+    hyper = np.zeros(kern.N_HYPER, d.dtype)  # plain SGD: lr, no penalties, momentum or Adam
+    hyper[kern.LR] = d.lr
+    beta = d.dtype(0.0)
+    hidden_target = (np.zeros((1, 1), d.dtype), d.dtype(0.0))  # none (as gl.train passes it)
     penalized = net.weight_mask().astype(d.dtype)
-    velocity = np.zeros_like(d.params)
+    velocity = np.zeros(2 * d.params.size, d.dtype)  # the optimizer's state: m, then Adam's v
     X, T, labels = d.X, d.T, d.y.astype(np.int64)
     Xt = np.empty((0, X.shape[1]), d.dtype)
     Tt = np.empty((0, d.K), d.dtype)
@@ -142,9 +149,9 @@ def profile(w, log=print):
         norms = np.full((n_rec, len(d.layers)), np.nan)
         traces = np.zeros((n_rec, 0, 0), d.dtype)
         p, state = d.params.copy(), np.zeros(2, np.int64)
-        kern.train_chunk(p, velocity.copy(), penalized, *codes, 0.0, hyper, X, T, labels, order,
+        kern.train_chunk(p, velocity.copy(), penalized, *codes, beta, hyper, X, T, labels, order,
                          d.B, d.epochs, 0, record_every, d.total_steps, Xt, Tt, lt, traced,
-                         stats, norms, traces, state)
+                         stats, norms, traces, state, hidden_target)
 
     def records(n):
         stats = np.full((1, kern.N_STATS), np.nan)

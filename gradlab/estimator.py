@@ -10,7 +10,7 @@ from . import _checks
 from .grads import forward, logits
 from .nets import HIDDEN_ACTIVATIONS, MLP
 from .datasets import train_test_split as split
-from .training import plan_run, run_plan, train
+from .training import OptimizerState, plan_run, run_plan
 from ._kernels import TEST_ACC
 
 try:
@@ -97,10 +97,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         classes, y_index = self._classes(y)
         epochs, seed = self._epochs(), self._seed()
         early = _checks.flag("early_stopping", self.early_stopping)
-        history = self._train(self._new_net(X.shape[1], classes.size, seed), X, y_index, epochs, seed, early)
+        net = self._new_net(X.shape[1], classes.size, seed)
+        optimizer = OptimizerState.fresh(net)
+        history = self._train(net, X, y_index, epochs, seed, optimizer, early)
         if not early:
             self.validation_scores_ = self.best_validation_score_ = None
         self.classes_, self._seed_, self.n_iter_ = classes, seed, int(history.step.size - 1)
+        self._optimizer = optimizer
         self._set_history(history)
         return self
 
@@ -108,7 +111,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """One epoch of training on (X, y), continuing from the current net.
 
         The first call needs ``classes`` (every label that will ever occur) and starts a
-        fresh net as ``fit`` does; later calls may omit it. Momentum restarts at every call.
+        fresh net as ``fit`` does; later calls may omit it. The optimizer's state (momentum,
+        Adam's moments and step count) carries over from the previous ``fit`` / ``partial_fit``
+        call, as in scikit-learn, so the calls train as one uninterrupted run would.
         Each call shuffles with a seed derived from (``random_state``, ``n_iter_``), so the
         same sequence of calls gives the same model.
         """
@@ -130,8 +135,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if unknown.any():
             raise ValueError(f"y holds labels that are not in classes: {np.unique(y[unknown])!r}")
         call_seed = int(np.random.SeedSequence([seed, n_iter]).generate_state(1)[0])
-        history = self._train(net, X, np.searchsorted(all_classes, y), 1, call_seed)  # no early stopping
+        optimizer = getattr(self, "_optimizer", None)
+        if first or optimizer is None or optimizer.velocity.shape != (2 * net.n_params,) \
+                or optimizer.velocity.dtype != net.dtype:
+            optimizer = OptimizerState.fresh(net)
+        else:  # a copy: a call that fails leaves the estimator as it was
+            optimizer = OptimizerState(optimizer.velocity.copy(), optimizer.steps)
+        history = self._train(net, X, np.searchsorted(all_classes, y), 1, call_seed, optimizer)  # no early stopping
         self.classes_, self._seed_, self.n_iter_ = all_classes, seed, n_iter + 1
+        self._optimizer = optimizer
         self._set_history(history)
         return self
 
@@ -151,8 +163,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                    output="sigmoid" if n_classes == 2 else "softmax", seed=seed,
                    dtype=_checks.float_dtype("dtype", self.dtype))
 
-    def _train(self, net, X, y_index, epochs, seed, early_stopping=False):
-        """`gradlab.train` with this estimator's settings, one record per epoch. With
+    def _train(self, net, X, y_index, epochs, seed, optimizer, early_stopping=False):
+        """`gradlab.train` with this estimator's settings, one record per epoch, continuing
+        from the `OptimizerState` ``optimizer`` (updated in place). With
         ``early_stopping``, a stratified ``validation_fraction`` of the rows (drawn from the
         seed) is held out, its accuracy recorded after every epoch, training stops once it has
         not risen above the best by ``tol`` for more than ``n_iter_no_change`` epochs, and the
@@ -168,8 +181,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                     betas=(self.beta_1, self.beta_2), eps=self.epsilon, epochs=epochs, seed=seed)
         if not early_stopping:
             batch = self._batch(X.shape[0])
-            return train(net, X, y_index, batch_size=batch, record_every=-(-X.shape[0] // batch), progress=False,
-                         **args)
+            plan = plan_run(net, X, y_index, batch_size=batch, record_every=-(-X.shape[0] // batch), **args)
+            return run_plan(plan, progress=False, optimizer_state=optimizer)
         share = _checks.number("validation_fraction", self.validation_fraction, 0.0, 1.0, low_open=True)
         if share >= 1.0:
             raise ValueError(f"validation_fraction must be < 1; got {share}")
@@ -188,7 +201,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 best.update(score=score, params=params.copy())
             return best["bad"] > patience
 
-        history = run_plan(plan, progress=False, after_chunk=after_epoch, epochs_per_call=1)
+        history = run_plan(plan, progress=False, after_chunk=after_epoch, epochs_per_call=1, optimizer_state=optimizer)
         history.net = MLP.from_params(net.sizes, best["params"], net.hidden, net.output)
         self.validation_scores_ = history.test_acc[1:].tolist()
         self.best_validation_score_ = float(best["score"])

@@ -294,21 +294,54 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
     return run_plan(plan, progress)
 
 
-def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None):
+@dataclass
+class OptimizerState:
+    """The optimizer's state that `run_plan` continues from and updates in place: ``velocity``
+    (2P,) in the net's dtype, SGD's momentum m (or Adam's first moment), then Adam's v; and
+    ``steps``, the updates made with it so far (Adam's bias correction counts from there)."""
+    velocity: np.ndarray
+    steps: int = 0
+
+    @classmethod
+    def fresh(cls, net):
+        return cls(np.zeros(2 * net.n_params, net.dtype), 0)
+
+
+def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None, optimizer_state=None):
     """Train ``plan`` (`plan_run`) as `train` does and return its `History`.
 
     ``after_chunk(params, stats, n_written)``, called after each kernel call with the current
     parameters and the records so far, stops training when it returns True (the history then
     ends there); ``epochs_per_call`` sets how many epochs a call runs (default: about a
-    million rows). The optimizer's state carries over from call to call."""
+    million rows). The optimizer's state carries over from call to call.
+
+    ``optimizer_state``: an `OptimizerState` to continue from (training then equals the
+    uninterrupted run it continues, bit for bit), updated in place; None starts afresh. Its
+    ``steps`` must be a multiple of the plan's ``record_every``, unless the plan records only
+    at its end (``record_every`` >= its steps), so the records fall where the plan puts them."""
     net = plan.net
     n = plan.X.shape[0]
     total = plan.total_steps
+    if optimizer_state is None:
+        optimizer_state = OptimizerState.fresh(net)
+    velocity, t0 = optimizer_state.velocity, optimizer_state.steps
+    if not (isinstance(velocity, np.ndarray) and velocity.dtype == net.dtype and velocity.shape == (2 * net.n_params,)
+            and velocity.flags.c_contiguous and velocity.flags.writeable):
+        raise ValueError(f"optimizer_state.velocity must be a writable contiguous {np.dtype(net.dtype).name} array "
+                         f"of shape ({2 * net.n_params},)")
+    t0 = _checks.integer("optimizer_state.steps", t0, low=0)
+    # the kernel counts steps from t0 (Adam's bias correction) and records when its step count is
+    # a multiple of its record_every, or at its last step
+    if t0 % plan.record_every == 0:
+        kernel_every = plan.record_every
+    elif plan.record_every >= total:
+        kernel_every = t0 + total
+    else:
+        raise ValueError(f"optimizer_state.steps ({t0}) must be a multiple of record_every ({plan.record_every})")
     stats = np.full((plan.n_records, _kernels.N_STATS), np.nan)
     layer_norms = np.full((plan.n_records, net.n_layers), np.nan)
     traces = np.zeros((plan.n_records, n if plan.traced.size else 0, plan.traced.size), net.dtype)
     params = net.params.copy()
-    velocity = np.zeros(2 * params.size, params.dtype)  # the optimizer's state: m, then Adam's v
     state = np.zeros(2, np.int64)  # records written, step that diverged (0: none)
     rng = np.random.default_rng(plan.seed)
     data = (plan.X, plan.T, plan.labels)
@@ -337,8 +370,11 @@ def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None):
             else:
                 order = epoch_orders(rng, n, plan.batch, ne).reshape(-1)
                 _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, *data,
-                                     order, plan.batch, ne, e0 * plan.steps_per_epoch, plan.record_every, total,
+                                     order, plan.batch, ne, t0 + e0 * plan.steps_per_epoch, kernel_every, t0 + total,
                                      *test, plan.traced, stats, layer_norms, traces, state, plan.hidden_target)
+                if state[1]:
+                    state[1] -= t0
+            optimizer_state.steps = t0 + (int(state[1]) - 1 if state[1] else (e0 + ne) * plan.steps_per_epoch)
             if bar is not None:
                 bar.update(ne * plan.steps_per_epoch)
             if state[1] or (after_chunk is not None and after_chunk(params, stats, state[0])):

@@ -173,6 +173,84 @@ def test_partial_fit(iris):
     assert fitted.n_iter_ == 4 and not np.array_equal(before, fitted.net_.params)
 
 
+SOLVERS = [dict(solver="adam", lr=0.01, beta_1=0.8, beta_2=0.99), dict(solver="sgd", lr=0.05, momentum=0.9),
+           dict(solver="sgd", lr=0.05, momentum=0.9, nesterovs_momentum=True)]
+GL_SOLVER = lambda kw: dict(optimizer=kw["solver"], lr=kw["lr"], momentum=kw.get("momentum", 0.0),
+                            nesterov=kw.get("nesterovs_momentum", False),
+                            betas=(kw.get("beta_1", 0.9), kw.get("beta_2", 0.999)))
+
+
+@pytest.mark.parametrize("kw", SOLVERS, ids=["adam", "momentum", "nesterov"])
+def test_partial_fit_keeps_the_optimizer_state_full_batch(iris, kw):
+    """Full batch (no shuffling, so every path sees the rows in the same order): two
+    partial_fit calls, and fit then partial_fit, equal one uninterrupted gl.train of two
+    epochs, bit for bit. Restarting the optimizer's state at the second call (the old
+    behaviour) gives other parameters."""
+    X, y = gl.datasets.standardize(iris[0]), iris[1]
+    clf = gl.MLPClassifier(hidden=(5,), batch_size=None, random_state=0, **kw)
+    clf.partial_fit(X, y, classes=[0, 1, 2]).partial_fit(X, y)
+    fitted = gl.MLPClassifier(hidden=(5,), batch_size=None, random_state=0, epochs=1, **kw).fit(X, y)
+    fitted.partial_fit(X, y)
+    net = gl.MLP([4, 5, 3], hidden="tanh", output="softmax", seed=0)
+    whole = gl.train(net, X, y, batch_size=None, epochs=2, **GL_SOLVER(kw)).net.params
+    np.testing.assert_array_equal(clf.net_.params, whole)
+    np.testing.assert_array_equal(fitted.net_.params, whole)
+    restarted = gl.train(gl.train(net, X, y, batch_size=None, epochs=1, **GL_SOLVER(kw)).net, X, y,
+                         batch_size=None, epochs=1, **GL_SOLVER(kw)).net.params
+    assert not np.array_equal(restarted, whole)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kw", SOLVERS[:2], ids=["adam", "momentum"])
+def test_partial_fit_keeps_the_optimizer_state_minibatch(iris, kw, dtype):
+    """Mini-batches: each partial_fit call shuffles its epoch with its own seed
+    (SeedSequence([random_state, n_iter])); the reference is one uninterrupted kernel call of two
+    epochs in those same row orders, from zero optimizer state."""
+    from gradlab import _kernels
+    from gradlab.training import epoch_orders, plan_run
+
+    X, y = gl.datasets.standardize(iris[0]).astype(dtype), iris[1]
+    clf = gl.MLPClassifier(hidden=(5,), batch_size=16, random_state=0, dtype=dtype, **kw)
+    clf.partial_fit(X, y, classes=[0, 1, 2]).partial_fit(X, y)
+    assert clf._optimizer.steps == 2 * 10
+    net = gl.MLP([4, 5, 3], hidden="tanh", output="softmax", seed=0, dtype=dtype)
+    plan = plan_run(net, X, y, batch_size=16, epochs=2, record_every=10, **GL_SOLVER(kw))
+    order = np.concatenate([epoch_orders(np.random.default_rng(np.random.SeedSequence([0, k]).generate_state(1)[0]),
+                                         X.shape[0], 16, 1) for k in range(2)]).reshape(-1)
+    params, velocity = net.params.copy(), np.zeros(2 * net.n_params, net.dtype)
+    stats, norms = np.full((3, _kernels.N_STATS), np.nan), np.full((3, 2), np.nan)
+    state = np.array([1, 0])
+    _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, plan.X, plan.T,
+                         plan.labels, order, 16, 2, 0, 10, 20, plan.Xt, plan.Tt, plan.labels_t, plan.traced, stats,
+                         norms, np.zeros((3, 0, 0), net.dtype), state, plan.hidden_target)
+    assert state.tolist() == [3, 0]
+    np.testing.assert_array_equal(clf.net_.params, params)
+    np.testing.assert_array_equal(clf._optimizer.velocity, velocity)
+
+
+def test_run_plan_continues_an_optimizer_state(iris):
+    """gl.train's kernel path split in two by an OptimizerState equals the whole run (full
+    batch); a state whose step count falls between the plan's records is refused."""
+    from gradlab.training import OptimizerState, plan_run, run_plan
+
+    X, y = gl.datasets.standardize(iris[0]), iris[1]
+    net = gl.MLP([4, 5, 3], seed=1)
+    kw = dict(batch_size=None, optimizer="adam", lr=0.01, record_every=2)
+    whole = gl.train(net, X, y, epochs=10, **kw)
+    state = OptimizerState.fresh(net)
+    first = run_plan(plan_run(net, X, y, epochs=6, **kw), optimizer_state=state)
+    assert state.steps == 6
+    second = run_plan(plan_run(first.net, X, y, epochs=4, **kw), optimizer_state=state)
+    assert state.steps == 10
+    np.testing.assert_array_equal(second.net.params, whole.net.params)
+    np.testing.assert_array_equal(second.train_loss, whole.train_loss[3:])
+    state.steps = 5
+    with pytest.raises(ValueError, match="optimizer_state.steps"):
+        run_plan(plan_run(net, X, y, epochs=4, **kw), optimizer_state=state)
+    with pytest.raises(ValueError, match="optimizer_state.velocity"):
+        run_plan(plan_run(net, X, y, epochs=4, **kw), optimizer_state=OptimizerState(np.zeros(3), 0))
+
+
 @pytest.mark.parametrize("param,value,error,match", [
     ("lr", -1.0, ValueError, "lr"),
     ("label_smoothing", 1.5, ValueError, "label_smoothing"),

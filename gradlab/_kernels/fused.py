@@ -125,7 +125,7 @@ def step_source(sizes, hidden, output, loss, R):
                 acc = "F(0.0)"
                 for o in range(fo):
                     acc = f"({acc} + W[{(w0 + i * fo + o) * R} + r] * d{l + 1}_{o})"
-                body.append(f"d{l}_{i} = F({acc} * _activation_slope({hidden}, a{l}_{i}))")
+                body.append(f"d{l}_{i} = F({acc} * _activation_slope(np.int64({hidden}), a{l}_{i}))")  # typed: as elsewhere
         grads = [(b0 + o, f"d{l + 1}_{o}") for o in range(fo)]
         grads += [(w0 + i * fo + o, f"a{l}_{i} * d{l + 1}_{o}") for i in range(fi) for o in range(fo)]
         for q, g in grads:
@@ -234,7 +234,7 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
         live[r] = state[r, 1] == 0
         ok[r] = live[r] and state[r, 0] == 0
     _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
-                 False)
+                 np.bool_(False))
     in_spare = False  # whether W is currently the spare buffer (new and W swap every step)
     step_no = step0
     alive = True
@@ -254,7 +254,7 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
             _call_step(step, W, new, xg, tg, lr, ok)
             if (step_no + 1) % record_every == 0 or step_no + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
-                             state, ok, True)
+                             state, ok, np.bool_(True))
             _stop_failed_runs(W, new, ok, live, state, step_no)
             W, new = new, W
             in_spare = not in_spare

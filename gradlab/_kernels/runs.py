@@ -308,7 +308,7 @@ def _evaluate_runs(W, sizes, hidden, output, loss, X, T, tstride, labels, A, Z, 
     T[r tstride, j]: tstride 1 for per-run targets, 0 for targets all runs share."""
     RB = W.shape[1]
     K = sizes[-1]
-    ob = _output_offset(sizes, 1)
+    ob = _output_offset(sizes, np.int64(1))  # typed, as `train_chunk` passes B
     for j in range(X.shape[0]):
         y = labels[j]
         for i in range(sizes[0]):
@@ -423,8 +423,8 @@ def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
     for q in range(4):
         for r in range(RB):
             total[q, r] = 0.0
-    _evaluate_runs(W, sizes, hidden, output, loss, X, T, 1, labels, A, Z, m, lb, top, zmax, rest, best, bestv,
-                   other, total)
+    _evaluate_runs(W, sizes, hidden, output, loss, X, T, np.int64(1), labels, A, Z, m, lb, top, zmax, rest, best,
+                   bestv, other, total)  # typed ints and flags, not literals: each literal compiles anew
     n = X.shape[0]
     nt = Xt.shape[0]
     for r in range(RB):
@@ -441,8 +441,8 @@ def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
         for q in range(4):
             for r in range(RB):
                 total[q, r] = 0.0
-        _evaluate_runs(W, sizes, hidden, output, loss, Xt, Tt.reshape(1, nt, K), 0, labels_t, A, Z, m, lb, top,
-                       zmax, rest, best, bestv, other, total)
+        _evaluate_runs(W, sizes, hidden, output, loss, Xt, Tt.reshape(1, nt, K), np.int64(0), labels_t, A, Z, m, lb,
+                       top, zmax, rest, best, bestv, other, total)
         for r in range(RB):
             if ok[r]:
                 stats[r, state[r, 0], TEST_LOSS] = total[0, r] / nt
@@ -551,7 +551,7 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
         for r in range(RB):
             ok[r] = live[r] and state[r, 0] == 0
         _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
-                     False)
+                     np.bool_(False))
     step = step0
     for e in range(n_epochs):
         _draw_orders(rng, live, perm, order, batch < n)
@@ -582,7 +582,7 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
             _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, step + 1, C, stateful, any_penalty, ok)
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
-                             state, ok, True)
+                             state, ok, np.bool_(True))
             _stop_failed_runs(W, new, ok, live, state, step)
             W, new = new, W
             in_spare = not in_spare

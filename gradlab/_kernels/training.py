@@ -200,10 +200,12 @@ def train_each(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper,
     epoch's row order drawn from rng[r] as `train_runs` draws it."""
     n = X.shape[0]
     steps_per_epoch = (n + batch - 1) // batch
+    first, one = np.int64(0), np.int64(1)  # typed ints, not literals: literals would compile
+    #                                        second specialisations of `record` and `train_chunk`
     for r in prange(W.shape[0]):
         traced = np.empty(0, np.int64)
         traces = np.empty((0, 0, 0), W.dtype)
-        record(W[r], sizes, hidden, output, loss, X, T[r], labels, Xt, Tt, labels_t, traced, 0, stats[r],
+        record(W[r], sizes, hidden, output, loss, X, T[r], labels, Xt, Tt, labels_t, traced, first, stats[r],
                layer_norms[r], traces)
         state[r, 0] = 1
         order = np.arange(n)
@@ -211,7 +213,7 @@ def train_each(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper,
             if batch < n:
                 permutation(rng[r], order)
             train_chunk(W[r], velocity[r], penalized[r], sizes, hidden, output, loss, beta[r], hyper[r], X, T[r],
-                        labels, order, batch, 1, e * steps_per_epoch, record_every, total_steps, Xt, Tt, labels_t,
+                        labels, order, batch, one, e * steps_per_epoch, record_every, total_steps, Xt, Tt, labels_t,
                         traced, stats[r], layer_norms[r], traces, state[r], (hidden_target[0], hidden_target[1][r]))
             if state[r, 1] != 0:
                 break
