@@ -96,12 +96,20 @@ def numbers_of(table, panels, cfg):
     return nums
 
 
-def run(ctx):
+def map_runs(ctx):
+    """The map's runs (trained, or read from the cache under ``ctx.runs``): one row per cell,
+    condition (hard targets, LS at each a) and seed, with `regimes.calibration`'s measures;
+    returns (runs, cell keys, settings). C9's map reads the same runs."""
     cfg = QUICK if ctx.quick else FULL
-    panels = cfg["panels"]
     conditions = [{"smoothing": 0.0}] + [{"smoothing": a} for a in cfg["a"]]
-    runs, keys = regimes.sweep_cells(ctx, "c11_map", regimes.cells(panels), conditions, range(cfg["seeds"]),
+    runs, keys = regimes.sweep_cells(ctx, "c11_map", regimes.cells(cfg["panels"]), conditions, range(cfg["seeds"]),
                                      lambda res, ids, split: regimes.calibration(res, ids, split, BINS))
+    return runs, keys, cfg
+
+
+def run(ctx):
+    runs, keys, cfg = map_runs(ctx)
+    panels = cfg["panels"]
     table = cell_table(runs, keys, cfg["a"])
     numbers = numbers_of(table, panels, cfg)
     verdict, reason = rules.reapply("rule_c11", numbers)

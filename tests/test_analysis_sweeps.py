@@ -13,9 +13,10 @@ from gradlab.report import ClaimResult, Context, document, rules, style
 from gradlab.report.paths import ANALYSIS
 from gradlab.report.runner import load_script
 
-SCRIPTS = ("c08_matched_regularisers", "c09_sensitivity", "c11_calibration", "c11_geometry", "c11_regimes")
-PANELS = {"c08_matched_regularisers": (2, 4), "c09_sensitivity": (2, 4), "c11_calibration": (2, 3),
-          "c11_geometry": (1, 3), "c11_regimes": (1, 3)}
+SCRIPTS = ("c08_matched_regularisers", "c09_regimes", "c09_sensitivity", "c11_calibration", "c11_geometry",
+           "c11_regimes")
+PANELS = {"c08_matched_regularisers": (2, 4), "c09_regimes": (1, 3), "c09_sensitivity": (2, 4),
+          "c11_calibration": (2, 3), "c11_geometry": (1, 3), "c11_regimes": (1, 3)}
 COLUMNS = {
     "c08_matched_regularisers__pairs.csv": ["a", "method", "strength", "counted", "test_nll_ls", "test_nll_other",
                                             "test_nll_diff", "test_nll_se", "test_nll_margin", "test_nll_status",
@@ -75,7 +76,8 @@ def test_data_files_hold_the_expected_columns(report, csv, columns):
 def test_report_json_holds_each_verdict_and_its_figures(report):
     _, results, rep = report
     claims = [r for name in SCRIPTS for r in results[name] if isinstance(r, ClaimResult)]
-    assert sorted(r.claim for r in claims) == ["C11", "C8", "C9"]  # c11_calibration and c11_geometry support C11
+    # c11_calibration and c11_geometry support C11, c09_sensitivity C9
+    assert sorted(r.claim for r in claims) == ["C11", "C8", "C9"]
     for r in claims:
         entry = rep["claims"][r.claim]
         assert (entry["verdict"], entry["reason"]) == (r.verdict, r.reason)
@@ -86,8 +88,9 @@ def test_report_json_holds_each_verdict_and_its_figures(report):
     assert all(f"## {c}:" in text for c in ("C8", "C9", "C11"))
 
 
-def numbers_of(results, claim):
-    return {n.name: n.value for rs in results.values() for r in rs if r.claim == claim for n in r.numbers}
+def numbers_of(results, claim, script=None):
+    return {n.name: n.value for name, rs in results.items() for r in rs if r.claim == claim and script in (None, name)
+            for n in r.numbers}
 
 
 def test_c8_matching_and_the_l2_weight_decay_identity(report):
@@ -180,8 +183,8 @@ def test_c9_verdict_inputs_recomputed_from_the_saved_runs(report):
     the counted window, the steepest change per decade in nats and in seed SDs; they equal the
     reported numbers, and the rule on them gives the reported verdict."""
     out, results, _ = report
-    (c9,) = results["c09_sensitivity"]
-    n = numbers_of(results, "C9")
+    (c9,) = results["c09_sensitivity"]  # the two regimes in detail, beside C9's map
+    n = numbers_of(results, "C9", "c09_sensitivity")
     runs = pd.read_csv(out / "c09_sensitivity__runs.csv")
     drops = pd.read_csv(out / "c09_sensitivity__sensitivity.csv").groupby("data").useful_acc_drop.first()
     recomputed = {}
@@ -212,11 +215,11 @@ def test_c9_verdict_inputs_recomputed_from_the_saved_runs(report):
             assert n[f"sensitivity_{knob}_{data}"] == pytest.approx(slope / sd, rel=1e-12)
             recomputed.update({f"slope_{knob}_{data}": slope, f"sensitivity_{knob}_{data}": slope / sd})
     verdict, reason = rules.rule_c9(**recomputed)
-    assert (verdict, reason) == (c9.verdict, c9.reason)
+    assert f"rules.rule_c9: {verdict}; {reason}." in c9.caption
 
 
 def test_c9_and_c11_numbers_are_measured(report):
-    n9 = numbers_of(report[1], "C9")
+    n9 = numbers_of(report[1], "C9", "c09_sensitivity")
     for key in ("a", "lambda"):
         for data in ("iris", "digits"):
             assert n9[f"sensitivity_{key}_{data}"] >= 0 and n9[f"nll_seed_sd_{key}_{data}"] > 0
@@ -264,3 +267,36 @@ def test_c11_map_verdict_inputs_follow_from_the_runs_csv(report):
     assert (claim.verdict, claim.reason) == rules.rule_c11(**{k: n[k] for k in (
         "cells", "cells_holds", "cells_fails", "domain_fails", "domain_holds", "ece_gain_best", "ece_gain_best_se",
         "ece_gain_best_regime", "fails_ts_as_good", "a_at_grid_edge_cells", "a_at_low_edge_cells")})
+
+
+def test_c9_map_verdict_inputs_follow_from_c11s_runs_csv(report):
+    """C9's map reads C11's runs: per cell the a chosen on validation NLL (0 included), the best
+    a on test NLL and accuracy, the paired costs of the choice and the cell's verdict, recomputed
+    from C11's per-run CSV; then the counts and the claim's verdict."""
+    out, results, _ = report
+    runs = pd.read_csv(out / "c11_regimes__runs.csv")
+    cells = pd.read_csv(out / "c09_regimes__cells.csv")
+    keys = ["data", "width", "depth", "epochs", "train_size", "optimizer"]
+    verdicts = []
+    for key, part in runs.groupby(keys):
+        means = part.groupby("smoothing")[["val_nll", "nll", "acc"]].mean()
+        chosen, best_nll, best_acc = means.val_nll.idxmin(), means.nll.idxmin(), means.acc.idxmax()
+        at = {a: part[part.smoothing == a].set_index("seed").sort_index() for a in (chosen, best_nll, best_acc)}
+        row = cells.set_index(keys).loc[key]
+        assert (row.a_val, row.a_best_nll, row.a_best_acc) == (chosen, best_nll, best_acc)
+        d_nll = (at[chosen].nll - at[best_nll].nll).to_numpy()
+        d_acc = (at[best_acc].acc - at[chosen].acc).to_numpy()
+        for name, d in (("nll_regret", d_nll), ("acc_regret", d_acc)):
+            assert row[name] == pytest.approx(d.mean(), rel=1e-12, abs=1e-15)
+            assert row[f"{name}_se"] == pytest.approx(d.std(ddof=1) / np.sqrt(d.size), rel=1e-12, abs=1e-15)
+        verdicts.append(rules.c9_cell(d_nll.mean(), d_nll.std(ddof=1) / np.sqrt(d_nll.size), d_acc.mean(),
+                                      d_acc.std(ddof=1) / np.sqrt(d_acc.size)))
+        assert row.verdict == verdicts[-1]
+    n = numbers_of(results, "C9", "c09_regimes")
+    assert (n["cells"], n["cells_holds"], n["cells_fails"]) == (len(cells), verdicts.count("holds"),
+                                                                verdicts.count("fails"))
+    assert n["val_is_best_cells"] == int((cells.a_val == cells.a_best_nll).sum())
+    assert n["hard_chosen_cells"] == int((cells.a_val == 0).sum())
+    assert n["nll_regret_max"] == pytest.approx(cells.nll_regret.max())
+    (c9,) = results["c09_regimes"]
+    assert rules.reapply("rule_c9_map", [{"name": k, "value": v} for k, v in n.items()]) == (c9.verdict, c9.reason)

@@ -76,3 +76,32 @@ def test_map_rule_reasons_name_the_domains_and_the_contrast():
 def test_reapply_from_recorded_numbers(rule, base):
     recorded = [{"name": k, "value": v} for k, v in base.items()]
     assert rules.reapply(rule, recorded) == getattr(rules, rule)(**base)
+
+
+C9_MAP = dict(MAP, val_is_best_cells=10, nll_regret_max=0.03, nll_regret_max_se=0.01,
+              nll_regret_max_regime="data digits, hidden width 5", hard_chosen_cells=7)
+
+
+@pytest.mark.parametrize("nll, nll_se, acc, acc_se, verdict", [
+    (0.0, 0.0, 0.0, 0.0, "fails"),  # the validation choice is the best a: a routine choice works
+    (0.01, 0.004, 0.002, 0.001, "fails"),  # both losses excluded beyond their margins
+    (0.05, 0.01, 0.0, 0.0, "holds"),  # loses 0.05 nats, beyond 0.02 by 2 SE
+    (0.0, 0.0, 0.02, 0.004, "holds"),  # loses 2 points of accuracy
+    (0.015, 0.01, 0.0, 0.0, "inconclusive"),  # could be more than the margin
+    (float("nan"), 0.0, 0.0, 0.0, "inconclusive"),
+])
+def test_c9_cell(nll, nll_se, acc, acc_se, verdict):
+    assert rules.c9_cell(nll, nll_se, acc, acc_se) == verdict
+
+
+@pytest.mark.parametrize("change, verdict", [
+    ({}, "holds"), (dict(cells_holds=12), "inconclusive"),
+    (dict(cells_fails=2, domain_fails="epochs 10"), "holds in part"),
+    (dict(cells_holds=0, cells_fails=15, domain_holds="no regime", domain_fails="everywhere"), "does not hold"),
+    (dict(nll_regret_max_regime=None), "inconclusive"),
+])
+def test_rule_c9_map_reaches_each_verdict(change, verdict):
+    got, reason = rules.rule_c9_map(**{**C9_MAP, **change})
+    assert got == verdict, reason
+    if verdict != "inconclusive":
+        assert "0.03 ± 0.01 (data digits, hidden width 5)" in reason and "a = 0 (hard targets) in 7" in reason

@@ -970,3 +970,61 @@ def rule_c10_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, no
     if not text.startswith(("not measured", "no regimes")):
         text += f". The MSE cells' verdicts equal CE's (C7) in {int(agrees_with_ce_cells)} of {int(cells)} regimes"
     return verdict, text
+
+
+# ---- C9 over its regime map ----
+
+# A choice of a by validation NLL "loses" against the best a in hindsight when its test NLL is
+# worse by more than C11's NLL margin (0.02 nats) or its accuracy by more than E1's (0.5 points),
+# both by 2 SE (`paired_call`): the same margins for the same quantities across claims.
+C9_NLL_MARGIN = C11_NLL_MARGIN
+C9_ACC_MARGIN = E1_TOL["acc"]
+
+
+def c9_cell(nll_regret, nll_regret_se, acc_regret, acc_regret_se):
+    """C9 ('no principled way to choose a') in one regime. Inputs: test NLL of the a chosen on
+    validation NLL minus that of the a best on the test rows, and test accuracy of the best a
+    minus the chosen a's (paired over seeds; a = 0 included). The claim holds in the cell when
+    the validation choice is materially worse on either (`paired_call`, margins C9_NLL_MARGIN,
+    C9_ACC_MARGIN), fails when it is shown not materially worse on both (a routine, principled
+    choice works), and is inconclusive otherwise."""
+    calls = (paired_call(nll_regret, nll_regret_se, C9_NLL_MARGIN, sided="no loss"),
+             paired_call(acc_regret, acc_regret_se, C9_ACC_MARGIN, sided="no loss"))
+    if "worse" in calls:
+        return "holds"
+    if all(c in ("not worse", "better") for c in calls):
+        return "fails"
+    return "inconclusive"
+
+
+def rule_c9_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, val_is_best_cells, nll_regret_max,
+                nll_regret_max_se, nll_regret_max_regime, hard_chosen_cells):
+    """C9 over C11's regime map (every cell trains hard targets and LS at each a of a grid):
+    per cell `c9_cell` on what choosing a by validation NLL costs on the test rows against the
+    best a in hindsight; the claim's verdict by `_map_verdict`. The reason names where a
+    validation choice works and where it loses, the largest NLL loss (``nll_regret_max`` ±
+    SE, in ``nll_regret_max_regime``), in how many cells the validation choice is the test-best
+    a (``val_is_best_cells``) and in how many it is a = 0, hard targets (``hard_chosen_cells``).
+    The best a in hindsight is picked on the same test rows it is scored on, so the loss is if
+    anything overstated: a 'fails' is not flattered."""
+    if bad := _map_unmeasured(dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails,
+                                   val_is_best_cells=val_is_best_cells, nll_regret_max=nll_regret_max,
+                                   nll_regret_max_se=nll_regret_max_se, hard_chosen_cells=hard_chosen_cells),
+                              dict(domain_holds=domain_holds, domain_fails=domain_fails,
+                                   nll_regret_max_regime=nll_regret_max_regime)):
+        return _not_measured(bad)
+    if int(cells) <= 0:
+        return "inconclusive", "no regimes measured"
+    verdict, text = _map_counts(cells, cells_holds, cells_fails)
+    if int(cells_fails):
+        text += (f". Choosing a (0 included) by validation NLL loses at most {_g(C9_NLL_MARGIN)} nats of test NLL and "
+                 f"{_g(100 * C9_ACC_MARGIN)} points of accuracy against the best a in hindsight ({_g(SE_FACTOR)} SE) for "
+                 f"{domain_fails}")
+    if int(cells_holds):
+        text += f". It loses more for {domain_holds}"
+    text += (f". The largest test-NLL loss is {_g(float(nll_regret_max))} ± {_g(float(nll_regret_max_se))} "
+             f"({nll_regret_max_regime}); the validation choice is the best a in {int(val_is_best_cells)} of "
+             f"{int(cells)} regimes, and a = 0 (hard targets) in {int(hard_chosen_cells)}. The best a in hindsight is "
+             "picked on the test rows it is scored on, which overstates the loss: a cell's 'holds' may be that "
+             "selection, a 'fails' is not flattered")
+    return verdict, text
