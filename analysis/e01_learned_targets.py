@@ -56,7 +56,8 @@ def ls_sweep(ctx, cfg, fit, val, record_every):
     out = ctx.runs / f"e01_{hashlib.sha256(grid.to_json().encode()).hexdigest()[:10]}"
     if ctx.fresh and out.exists():
         shutil.rmtree(out)
-    res = gl.sweep(grid, data=(*fit, *val), record_every=record_every, out=out, progress=ctx.progress)
+    res = gl.sweep(grid, data=(*fit, *val), record_every=record_every, out=out, progress=ctx.progress,
+                   scheduler=ctx.scheduler)
     return res, {(s["smoothing"], s["seed"]): k for k, s in enumerate(res.settings)}
 
 

@@ -99,7 +99,8 @@ def _cached_sweep(ctx, folder, grid, data):
     digest = hashlib.sha256(grid.to_json().encode()).hexdigest()[:10]
     out = clear_if_fresh(ctx, Path(ctx.runs) / f"{folder}-{digest}")
     record_every = 10 ** 9  # only the first and last records: the figures use final values
-    return sweep(grid, data=data, record_every=record_every, out=out, progress=ctx.progress)
+    return sweep(grid, data=data, record_every=record_every, out=out, progress=ctx.progress,
+                 scheduler=ctx.scheduler)
 
 
 def _folder(name, quick, part):

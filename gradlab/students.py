@@ -7,8 +7,11 @@ hidden_weight for hp, NaN for cm, 0 for hard), ``seed``, ``{val,test}_{acc,nll,e
 ``weight_norm``, ``weight_norm_mid``, ``late_growth`` and ``diverged``.
 """
 import concurrent.futures
+import hashlib
 import multiprocessing
 import os
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -57,11 +60,19 @@ def _train_job(job):
     return train(MLP(**net_args), _FIT["X"], targets, **kwargs)
 
 
-def train_all(X, jobs, workers=None):
+def _train_one(X, job):
+    net_args, targets, kwargs = job
+    return train(MLP(**net_args), X, targets, **kwargs)
+
+
+def train_all(X, jobs, workers=None, scheduler=None):
     """``gl.train(MLP(**net_args), X, targets, **kwargs)`` for every ``(net_args, targets, kwargs)``
-    in ``jobs``, over ``workers`` processes (default: the cores; 1 trains here). Returns the
-    histories in the order of ``jobs``; each equals the one a call here gives, bit for bit (a run
-    depends only on its arguments)."""
+    in ``jobs``, over ``workers`` processes (default: the cores; 1 trains here), or on the workers
+    of ``scheduler`` (a Dask scheduler address or ``distributed.Client``). Returns the histories
+    in the order of ``jobs``; each equals the one a call here gives, bit for bit (a run depends
+    only on its arguments)."""
+    if scheduler is not None:
+        return _train_on_dask(scheduler, X, jobs)
     workers = min(os.cpu_count() or 1, len(jobs)) if workers is None else workers
     if workers <= 1:
         _set_fit(X)
@@ -73,6 +84,74 @@ def train_all(X, jobs, workers=None):
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_set_fit,
                                                 initargs=(X,)) as pool:
         return list(pool.map(_train_job, jobs))
+
+
+def _train_on_dask(scheduler, X, jobs):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError("scheduler= needs Dask distributed: pip install 'gradlab[dask]'") from None
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        [shared] = client.scatter([X], broadcast=True)
+        return client.gather([client.submit(_train_one, shared, job, pure=False) for job in jobs])
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _canonical(value, digest):
+    """Feed ``value`` (dicts, lists, tuples, arrays, scalars, strings, None) into ``digest``, in a
+    form that is the same for equal values in any process."""
+    if isinstance(value, dict):
+        digest.update(b"{")
+        for k in sorted(value):
+            _canonical(str(k), digest)
+            _canonical(value[k], digest)
+        digest.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        digest.update(b"[")
+        for v in value:
+            _canonical(v, digest)
+        digest.update(b"]")
+    elif isinstance(value, np.ndarray):
+        a = np.ascontiguousarray(value)
+        digest.update(f"nd{a.dtype.str}{a.shape}".encode())
+        digest.update(a.tobytes())
+    else:
+        if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+            value = value.item()
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+
+
+def jobs_key(X, jobs):
+    """A hex digest of ``X``, ``jobs`` and the gradlab version: the cache key of `cached_train_all`."""
+    from . import __version__
+    digest = hashlib.sha256(__version__.encode())
+    _canonical([np.asarray(X), [list(job) for job in jobs]], digest)
+    return digest.hexdigest()
+
+
+def cached_train_all(ctx, name, X, jobs, workers=None):
+    """`train_all` with the histories kept in ``<ctx.runs>/<name>-<jobs_key[:12]>.pkl``: the same
+    jobs on the same rows load them (a report's second run retrains nothing); ``ctx.fresh``
+    retrains and overwrites; ``ctx.scheduler`` trains on that Dask cluster."""
+    path = Path(ctx.runs) / f"{name}-{jobs_key(X, jobs)[:12]}.pkl"
+    if path.exists() and not ctx.fresh:
+        try:
+            with open(path, "rb") as f:
+                hists = pickle.load(f)
+            if isinstance(hists, list) and len(hists) == len(jobs):
+                return hists
+        except Exception:  # a damaged file is retrained and rewritten
+            pass
+    hists = train_all(X, jobs, workers, scheduler=getattr(ctx, "scheduler", None))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + f".{os.getpid()}.part")
+    with open(part, "wb") as f:
+        pickle.dump(hists, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(part, path)  # atomic: an interrupted write leaves no half file
+    return hists
 
 
 def best_settings(runs, method):

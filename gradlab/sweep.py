@@ -330,7 +330,8 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
     bar = None
     if _checks.flag("progress", progress):
         from tqdm import tqdm
-        bar = tqdm(total=len(runs), initial=len(results), unit="run", desc="gradlab.sweep")
+        # leave=None: kept when alone, cleared when nested under another bar (gradlab report's)
+        bar = tqdm(total=len(runs), initial=len(results), unit="run", desc="gradlab.sweep", leave=None)
 
     def finished(ids, result):
         if store is not None:
