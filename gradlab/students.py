@@ -7,11 +7,8 @@ hidden_weight for hp, NaN for cm, 0 for hard), ``seed``, ``{val,test}_{acc,nll,e
 ``weight_norm``, ``weight_norm_mid``, ``late_growth`` and ``diverged``.
 """
 import concurrent.futures
-import hashlib
 import multiprocessing
 import os
-import pickle
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +17,7 @@ from . import metrics
 from .compare import paired_difference
 from .grads import forward
 from .nets import MLP
+from .report.cache import cached, digest
 from .report.results import Number
 from .training import train
 
@@ -100,57 +98,19 @@ def _train_on_dask(scheduler, X, jobs):
             client.close()
 
 
-def _canonical(value, digest):
-    """Feed ``value`` (dicts, lists, tuples, arrays, scalars, strings, None) into ``digest``, in a
-    form that is the same for equal values in any process."""
-    if isinstance(value, dict):
-        digest.update(b"{")
-        for k in sorted(value):
-            _canonical(str(k), digest)
-            _canonical(value[k], digest)
-        digest.update(b"}")
-    elif isinstance(value, (list, tuple)):
-        digest.update(b"[")
-        for v in value:
-            _canonical(v, digest)
-        digest.update(b"]")
-    elif isinstance(value, np.ndarray):
-        a = np.ascontiguousarray(value)
-        digest.update(f"nd{a.dtype.str}{a.shape}".encode())
-        digest.update(a.tobytes())
-    else:
-        if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-            value = value.item()
-        digest.update(f"{type(value).__name__}:{value!r};".encode())
-
-
 def jobs_key(X, jobs):
-    """A hex digest of ``X``, ``jobs`` and the gradlab version: the cache key of `cached_train_all`."""
-    from . import __version__
-    digest = hashlib.sha256(__version__.encode())
-    _canonical([np.asarray(X), [list(job) for job in jobs]], digest)
-    return digest.hexdigest()
+    """The cache key of `cached_train_all`: a hex digest of ``X``, ``jobs`` and the gradlab version."""
+    return digest([np.asarray(X), [list(job) for job in jobs]])
 
 
 def cached_train_all(ctx, name, X, jobs, workers=None):
-    """`train_all` with the histories kept in ``<ctx.runs>/<name>-<jobs_key[:12]>.pkl``: the same
-    jobs on the same rows load them (a report's second run retrains nothing); ``ctx.fresh``
-    retrains and overwrites; ``ctx.scheduler`` trains on that Dask cluster."""
-    path = Path(ctx.runs) / f"{name}-{jobs_key(X, jobs)[:12]}.pkl"
-    if path.exists() and not ctx.fresh:
-        try:
-            with open(path, "rb") as f:
-                hists = pickle.load(f)
-            if isinstance(hists, list) and len(hists) == len(jobs):
-                return hists
-        except Exception:  # a damaged file is retrained and rewritten
-            pass
-    hists = train_all(X, jobs, workers, scheduler=getattr(ctx, "scheduler", None))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + f".{os.getpid()}.part")
-    with open(part, "wb") as f:
-        pickle.dump(hists, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(part, path)  # atomic: an interrupted write leaves no half file
+    """`train_all` with the histories kept in ``<ctx.runs>/<name>-<jobs_key[:12]>.pkl``
+    (`report.cache.cached`): the same jobs on the same rows load them, so a report's second run
+    retrains nothing; ``ctx.fresh`` retrains; ``ctx.scheduler`` trains on that Dask cluster."""
+    hists = cached(ctx, name, [np.asarray(X), [list(job) for job in jobs]],
+                   lambda: train_all(X, jobs, workers, scheduler=getattr(ctx, "scheduler", None)))
+    if not isinstance(hists, list) or len(hists) != len(jobs):
+        raise ValueError(f"{name}: the cached histories do not match the jobs; delete the file or use --fresh")
     return hists
 
 
