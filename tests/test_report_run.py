@@ -118,3 +118,19 @@ def test_cli_progress_flags():
     assert parser.parse_args([]).progress is None
     args = parser.parse_args(["--scheduler", "tcp://h:8786", "--runs", "r"])
     assert args.scheduler == "tcp://h:8786" and str(args.runs) == "r"
+
+
+def test_a_rerun_reads_training_done_outside_sweeps_from_the_cache(tmp_path, monkeypatch):
+    """C6's parameter path (trained by gl.train, not a sweep): the second run loads it, the
+    same bytes in its CSVs; a key that cannot be hashed is refused."""
+    from gradlab import margins
+    from gradlab.report import cache
+    script = runner.load_script(runner.ANALYSIS / "c06_max_margin.py")
+    runs = tmp_path / "runs"
+    script.figure(Context(out=tmp_path / "a", quick=True, runs=runs))
+    assert len(list(runs.glob("c06_max_margin_path-*.pkl"))) == 1
+    monkeypatch.setattr(margins, "parameter_path", lambda *a, **k: pytest.fail("retrained instead of loading"))
+    script.figure(Context(out=tmp_path / "b", quick=True, runs=runs))
+    assert _csvs(tmp_path / "a") == _csvs(tmp_path / "b") != {}
+    with pytest.raises(TypeError, match="cannot hash a object"):
+        cache.digest([object()])
