@@ -167,7 +167,8 @@ class _Ticker:
             self.bar.refresh()
 
     def __enter__(self):
-        if not self.bar.disable:
+        # a log file gets a line per update, not one per second
+        if not self.bar.disable and getattr(self.bar.fp, "isatty", lambda: False)():
             self.thread.start()
         return self
 
