@@ -407,6 +407,13 @@ class SweepResult:
 
     @property
     def final(self):
+        """One row per run (a copy of `_final_table`, computed once per result): every setting,
+        then the last record's statistics, per-layer norms, NLL and ECE of the final nets on the
+        training and test rows, and diverged_at (see `_final_table`)."""
+        return self._final_table.copy()
+
+    @functools.cached_property
+    def _final_table(self):
         """One row per run: every setting, then the last record's statistics, per-layer norms,
         NLL and ECE (15 bins) of the final net on the training and test rows, and diverged_at.
 
