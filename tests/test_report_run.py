@@ -134,3 +134,20 @@ def test_a_rerun_reads_training_done_outside_sweeps_from_the_cache(tmp_path, mon
     assert _csvs(tmp_path / "a") == _csvs(tmp_path / "b") != {}
     with pytest.raises(TypeError, match="cannot hash a object"):
         cache.digest([object()])
+
+
+def test_a_knob_sweep_is_loaded_once_per_process_and_fresh_retrains(tmp_path, monkeypatch):
+    from gradlab import knobs
+    monkeypatch.setattr(knobs, "_LOADED", {})
+    monkeypatch.setattr(knobs, "_REFRESHED", set())
+    ctx = Context(out=tmp_path / "figs", quick=True, runs=tmp_path / "runs")
+    first, _, _ = knobs.knob_sweep(ctx, "iris")
+    again, _, _ = knobs.knob_sweep(ctx, "iris")
+    assert again is first  # the second script of a report gets the loaded result
+    final = first.final
+    final.loc[:, "weight_norm"] = -1.0  # a caller changing its table does not change the next caller's
+    assert (first.final.weight_norm > 0).all()
+    fresh = Context(out=tmp_path / "figs", quick=True, runs=tmp_path / "runs", fresh=True)
+    retrained, _, _ = knobs.knob_sweep(fresh, "iris")
+    assert retrained is not first  # --fresh cleared the folder: trained again
+    np.testing.assert_array_equal(retrained.final.weight_norm, first.final.weight_norm)
