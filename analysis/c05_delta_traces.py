@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 import gradlab as gl
-from gradlab import curves
-from gradlab.report import Number, Supporting, script_main, save_figure, style
+from gradlab import curves, students
+from gradlab.report import Number, Supporting, cache, script_main, save_figure, style
 
 CLAIMS = ("C5",)
 LR = 0.1
@@ -30,31 +30,36 @@ COLORS = {0.0: style.COLORS["hard"], 0.05: style.SKY, 0.1: style.BLUE, 0.2: styl
 
 
 def runs(ctx):
-    """One gl.train run per (a, seed); per record: past_target and the share of negative
+    """One gl.train run per (a, seed) (cached under ctx.runs); per record: past_target and the share of negative
     true-class traces; per row: first record with a negative trace and number of sign changes."""
     st = QUICK if ctx.quick else FULL
     X, y = gl.datasets.iris()
     Xtr, Xte, ytr, yte = gl.datasets.train_test_split(X, y, test_size=0.2, seed=0)
     Xtr, Xte = gl.datasets.standardize(Xtr, Xte)
     trace = [(1, HIDDEN_UNIT, k) for k in range(3)]
+    settings = [(a, seed) for a in SMOOTHING for seed in range(st["seeds"])]
+    jobs = [(dict(sizes=[4, 7, 3], hidden="sigmoid", output="softmax", seed=seed), ytr,
+             dict(smoothing=a, lr=LR, batch_size=1, epochs=-(-st["steps"] // len(ytr)), seed=seed,
+                  record_every=st["record_every"], trace=trace)) for a, seed in settings]
+
+    def train():  # per run: steps, past_target and the true-class traces (records, rows): -lr delta_y h_j
+        return [(h.step, h.past_target, h.traces[:, np.arange(len(ytr)), ytr])
+                for h in students.train_all(Xtr, jobs, workers=1, scheduler=ctx.scheduler)]
+
     records, rows, shown = [], [], []
-    for a in SMOOTHING:
-        for seed in range(st["seeds"]):
-            net = gl.MLP([4, 7, 3], hidden="sigmoid", output="softmax", seed=seed)
-            h = gl.train(net, Xtr, ytr, smoothing=a, lr=LR, batch_size=1, epochs=-(-st["steps"] // len(ytr)), seed=seed,
-                         record_every=st["record_every"], trace=trace)
-            true_trace = h.traces[:, np.arange(len(ytr)), ytr]  # (records, rows): -lr delta_y h_j
-            negative = true_trace < 0
-            records.append(pd.DataFrame({"a": a, "seed": seed, "step": h.step, "past_target": h.past_target,
-                                         "negative_trace_share": negative.mean(axis=1),
-                                         "ever_flipped_share": np.maximum.accumulate(negative, axis=0).mean(axis=1)}))
-            first = np.where(negative.any(axis=0), h.step[np.argmax(negative, axis=0)], -1)
-            changes = (np.diff(np.sign(true_trace), axis=0) != 0).sum(axis=0)
-            rows.append(pd.DataFrame({"a": a, "seed": seed, "row": np.arange(len(ytr)), "label": ytr,
-                                      "first_flip_step": first, "sign_changes": changes}))
-            if seed == 0:
-                for n in np.flatnonzero(ytr == 1)[:SHOWN_ROWS]:
-                    shown.append(pd.DataFrame({"a": a, "row": n, "step": h.step, "delta": true_trace[:, n]}))
+    traced = cache.cached(ctx, "c05_delta_traces", [Xtr, jobs], train)
+    for (a, seed), (step, past_target, true_trace) in zip(settings, traced):
+        negative = true_trace < 0
+        records.append(pd.DataFrame({"a": a, "seed": seed, "step": step, "past_target": past_target,
+                                     "negative_trace_share": negative.mean(axis=1),
+                                     "ever_flipped_share": np.maximum.accumulate(negative, axis=0).mean(axis=1)}))
+        first = np.where(negative.any(axis=0), step[np.argmax(negative, axis=0)], -1)
+        changes = (np.diff(np.sign(true_trace), axis=0) != 0).sum(axis=0)
+        rows.append(pd.DataFrame({"a": a, "seed": seed, "row": np.arange(len(ytr)), "label": ytr,
+                                  "first_flip_step": first, "sign_changes": changes}))
+        if seed == 0:
+            for n in np.flatnonzero(ytr == 1)[:SHOWN_ROWS]:
+                shown.append(pd.DataFrame({"a": a, "row": n, "step": step, "delta": true_trace[:, n]}))
     return st, pd.concat(records, ignore_index=True), pd.concat(rows, ignore_index=True), pd.concat(shown, ignore_index=True)
 
 

@@ -16,7 +16,7 @@ from matplotlib import ticker
 
 import gradlab as gl
 from gradlab import curves, margins
-from gradlab.report import script_main, style, save_figure
+from gradlab.report import cache, script_main, style, save_figure
 
 CLAIMS = ("C6",)
 LR = 1.0  # below 2 / (beta sigma_max^2) = 8 / lambda_max(X^T X / n) (logistic beta = 1/4) on these inputs
@@ -27,15 +27,18 @@ FIRST_DECADE_END = 10 ** 3  # decades [10^2, 10^3], ..., up to the last step
 PER_DECADE = 10
 
 
-def compute(quick):
-    """Checkpoints of the GD run with norm, per-decade slope and angle to w_hat; and w_hat."""
+def compute(quick, ctx=None):
+    """Checkpoints of the GD run with norm, per-decade slope and angle to w_hat; and w_hat. The
+    path is cached under ``ctx.runs`` when ``ctx`` is given (`gradlab.report.cache`)."""
     X, y = gl.datasets.blobs(**DATA)
     X = gl.datasets.standardize(X)  # affine: keeps separability, improves the conditioning
     w_hat = margins.max_margin_separator(X, y, bias=True)
     steps = QUICK_STEPS if quick else FULL_STEPS
     checkpoints = np.concatenate([[0], curves.log_steps(1, steps, PER_DECADE)])
     net = gl.MLP([2, 1], output="sigmoid", seed=NET_SEED)
-    path = margins.parameter_path(net, X, y, checkpoints, lr=LR, loss="ce")  # rows [w_0, w_1, b]
+    key = [X, y, checkpoints, net.sizes, net.output, net.params, LR, "ce"]
+    train = lambda: margins.parameter_path(net, X, y, checkpoints, lr=LR, loss="ce")  # noqa: E731
+    path = train() if ctx is None else cache.cached(ctx, "c06_max_margin_path", key, train)  # rows [w_0, w_1, b]
     path_table = pd.DataFrame({"step": checkpoints, "w0": path[:, 0], "w1": path[:, 1], "b": path[:, 2],
                                "norm_wb": np.linalg.norm(path, axis=1),
                                "angle_deg": [np.degrees(margins.angle(p, w_hat)) for p in path]})
@@ -55,7 +58,7 @@ def _boundary(ax, v, xlim, **kw):
 
 def figure(ctx):
     """Draw and save c06_max_margin; returns (file names, numbers dict)."""
-    X, y, w_hat, path, decades = compute(ctx.quick)
+    X, y, w_hat, path, decades = compute(ctx.quick, ctx)
     norm_hat = float(np.linalg.norm(w_hat))
     fig, axes = style.subplots(2, 2)
     ax = axes[0, 0]

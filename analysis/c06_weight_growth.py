@@ -73,7 +73,7 @@ def label(kind, value):
 def _cached(ctx, folder, grid, data, record_every):
     out = knobs.clear_if_fresh(ctx, Path(ctx.runs) / f"{folder}-every{record_every}")
     return gl.sweep(grid, data=data, test_size=TEST_SIZE, record_every=record_every, out=out, extend=True,
-                    progress=ctx.progress)
+                    progress=ctx.progress, scheduler=ctx.scheduler)
 
 
 def with_epochs(grid, epochs):

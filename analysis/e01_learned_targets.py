@@ -17,7 +17,7 @@ import pandas as pd
 
 import gradlab as gl
 from gradlab import learned
-from gradlab.students import compare, norm_rows, run_row, student_figure
+from gradlab.students import cached_train_all, compare, norm_rows, run_row, student_figure
 from gradlab.report import ClaimResult, Number, rules, save_figure, script_main, style
 
 CLAIMS = ("E1",)
@@ -59,7 +59,8 @@ def ls_sweep(ctx, cfg, fit, val, record_every):
     out = ctx.runs / f"e01_{hashlib.sha256(grid.to_json().encode()).hexdigest()[:10]}"
     if ctx.fresh and out.exists():
         shutil.rmtree(out)
-    res = gl.sweep(grid, data=(*fit, *val), record_every=record_every, out=out, progress=ctx.progress)
+    res = gl.sweep(grid, data=(*fit, *val), record_every=record_every, out=out, progress=ctx.progress,
+                   scheduler=ctx.scheduler)
     return res, {(s["smoothing"], s["seed"]): k for k, s in enumerate(res.settings)}
 
 
@@ -70,26 +71,29 @@ def students(ctx, cfg, parts):
     record_every = max(1, steps // RECORDS)
     train_kw = dict(**TRAINING, epochs=cfg["epochs"], record_every=record_every)
     res, index = ls_sweep(ctx, cfg, fit, val, record_every)
-    rows, norms = [], []
     hp = hidden_targets_available()
+    jobs, learned_keys = [], []  # the students of learned targets, trained (or loaded) in one cached call
+    for s in range(cfg["seeds"]):
+        teacher = res.run(index[0.0, TEACHER_SEED + s]).net
+        student = dict(sizes=SIZES, hidden=HIDDEN, seed=s)
+        jobs.append((student, learned.class_mean_targets(teacher, *fit)[fit[1]], train_kw))
+        learned_keys.append([("cm", np.nan)])
+        if hp:
+            H = learned.class_patterns(teacher, *fit)
+            jobs += [(student, fit[1], {**train_kw, "hidden_targets": H, "hidden_weight": lam}) for lam in cfg["lam"]]
+            learned_keys[-1] += [("hp", lam) for lam in cfg["lam"]]
+    hists = iter(cached_train_all(ctx, "e01_students", fit[0], jobs, workers=1))
+    rows, norms = [], []
     for s in range(cfg["seeds"]):
         for a in (0.0, *cfg["a"]):
             hist = res.run(index[a, s])
             method = "hard" if a == 0 else "ls"
             rows.append(run_row(method, a, s, hist, val, test))
             norms.append(norm_rows(method, a, s, hist))
-        teacher = res.run(index[0.0, TEACHER_SEED + s]).net
-        student = gl.MLP(SIZES, hidden=HIDDEN, seed=s)
-        P = learned.class_mean_targets(teacher, *fit)
-        hist = gl.train(student, fit[0], P[fit[1]], **train_kw)
-        rows.append(run_row("cm", np.nan, s, hist, val, test))
-        norms.append(norm_rows("cm", np.nan, s, hist))
-        if hp:
-            H = learned.class_patterns(teacher, *fit)
-            for lam in cfg["lam"]:
-                hist = gl.train(student, *fit, hidden_targets=H, hidden_weight=lam, **train_kw)
-                rows.append(run_row("hp", lam, s, hist, val, test))
-                norms.append(norm_rows("hp", lam, s, hist))
+        for method, setting in learned_keys[s]:
+            hist = next(hists)
+            rows.append(run_row(method, setting, s, hist, val, test))
+            norms.append(norm_rows(method, setting, s, hist))
     return pd.DataFrame(rows), pd.concat(norms, ignore_index=True), res.run(index[0.0, TEACHER_SEED]).net, train_kw
 
 

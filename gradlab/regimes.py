@@ -128,7 +128,8 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
             out = ctx.runs / f"{name}-{data}-{n}-{hashlib.sha256(grid.to_json().encode()).hexdigest()[:10]}"
             if ctx.fresh and out.exists():
                 shutil.rmtree(out)
-            res = sweep(grid, (X, y, split.X_test, split.y_test), record_every=record_every, out=out, progress=ctx.progress)
+            res = sweep(grid, (X, y, split.X_test, split.y_test), record_every=record_every, out=out,
+                        progress=ctx.progress, scheduler=ctx.scheduler)
             index = {run_key(s): k for k, s in enumerate(res.settings)}
             owner = {index[run_key(s)]: (r, s["seed"]) for r, g in parts for s in g}
             final = res.final

@@ -17,6 +17,7 @@ from . import metrics
 from .compare import paired_difference
 from .grads import forward
 from .nets import MLP
+from .report.cache import cached, digest
 from .report.results import Number
 from .training import train
 
@@ -57,11 +58,19 @@ def _train_job(job):
     return train(MLP(**net_args), _FIT["X"], targets, **kwargs)
 
 
-def train_all(X, jobs, workers=None):
+def _train_one(X, job):
+    net_args, targets, kwargs = job
+    return train(MLP(**net_args), X, targets, **kwargs)
+
+
+def train_all(X, jobs, workers=None, scheduler=None):
     """``gl.train(MLP(**net_args), X, targets, **kwargs)`` for every ``(net_args, targets, kwargs)``
-    in ``jobs``, over ``workers`` processes (default: the cores; 1 trains here). Returns the
-    histories in the order of ``jobs``; each equals the one a call here gives, bit for bit (a run
-    depends only on its arguments)."""
+    in ``jobs``, over ``workers`` processes (default: the cores; 1 trains here), or on the workers
+    of ``scheduler`` (a Dask scheduler address or ``distributed.Client``). Returns the histories
+    in the order of ``jobs``; each equals the one a call here gives, bit for bit (a run depends
+    only on its arguments)."""
+    if scheduler is not None:
+        return _train_on_dask(scheduler, X, jobs)
     workers = min(os.cpu_count() or 1, len(jobs)) if workers is None else workers
     if workers <= 1:
         _set_fit(X)
@@ -73,6 +82,36 @@ def train_all(X, jobs, workers=None):
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_set_fit,
                                                 initargs=(X,)) as pool:
         return list(pool.map(_train_job, jobs))
+
+
+def _train_on_dask(scheduler, X, jobs):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError("scheduler= needs Dask distributed: pip install 'gradlab[dask]'") from None
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        [shared] = client.scatter([X], broadcast=True)
+        return client.gather([client.submit(_train_one, shared, job, pure=False) for job in jobs])
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def jobs_key(X, jobs):
+    """The cache key of `cached_train_all`: a hex digest of ``X``, ``jobs`` and the gradlab version."""
+    return digest([np.asarray(X), [list(job) for job in jobs]])
+
+
+def cached_train_all(ctx, name, X, jobs, workers=None):
+    """`train_all` with the histories kept in ``<ctx.runs>/<name>-<jobs_key[:12]>.pkl``
+    (`report.cache.cached`): the same jobs on the same rows load them, so a report's second run
+    retrains nothing; ``ctx.fresh`` retrains; ``ctx.scheduler`` trains on that Dask cluster."""
+    hists = cached(ctx, name, [np.asarray(X), [list(job) for job in jobs]],
+                   lambda: train_all(X, jobs, workers, scheduler=getattr(ctx, "scheduler", None)))
+    if not isinstance(hists, list) or len(hists) != len(jobs):
+        raise ValueError(f"{name}: the cached histories do not match the jobs; delete the file or use --fresh")
+    return hists
 
 
 def best_settings(runs, method):

@@ -330,7 +330,8 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
     bar = None
     if _checks.flag("progress", progress):
         from tqdm import tqdm
-        bar = tqdm(total=len(runs), initial=len(results), unit="run", desc="gradlab.sweep")
+        # leave=None: kept when alone, cleared when nested under another bar (gradlab report's)
+        bar = tqdm(total=len(runs), initial=len(results), unit="run", desc="gradlab.sweep", leave=None)
 
     def finished(ids, result):
         if store is not None:
@@ -406,6 +407,13 @@ class SweepResult:
 
     @property
     def final(self):
+        """One row per run (a copy of `_final_table`, computed once per result): every setting,
+        then the last record's statistics, per-layer norms, NLL and ECE of the final nets on the
+        training and test rows, and diverged_at (see `_final_table`)."""
+        return self._final_table.copy()
+
+    @functools.cached_property
+    def _final_table(self):
         """One row per run: every setting, then the last record's statistics, per-layer norms,
         NLL and ECE (15 bins) of the final net on the training and test rows, and diverged_at.
 

@@ -395,7 +395,7 @@ def _progress_bar(total, show):
     if not show:
         return None
     from tqdm import tqdm
-    return tqdm(total=total, unit="step", desc="gradlab.train")
+    return tqdm(total=total, unit="step", desc="gradlab.train", leave=None)  # nested under a report's bar: cleared
 
 
 def _runs_per_block(runs):

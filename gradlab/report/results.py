@@ -37,12 +37,15 @@ def claim_id(value, name="claim"):
 class Context:
     """Where and how a script runs: ``out`` figures folder (created), ``quick`` small settings,
     ``fresh`` ignore cached sweep results, ``runs`` cache folder (default ``runs/`` or
-    ``runs/quick`` at the repository root), ``progress`` show progress bars."""
+    ``runs/quick`` at the repository root), ``progress`` show progress bars, ``scheduler`` where
+    the sweeps train: None (here), a Dask scheduler address or a ``distributed.Client``, passed
+    as ``scheduler=`` to every `gl.sweep` a script makes (results are the same bit for bit)."""
     out: Path
     quick: bool = False
     fresh: bool = False
     runs: Path = None
     progress: bool = False
+    scheduler: object = None
 
     def __post_init__(self):
         self.out = Path(self.out)

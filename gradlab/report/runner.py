@@ -6,6 +6,7 @@ import ast
 import importlib.util
 import inspect
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -27,6 +28,13 @@ def add_arguments(parser, only=False):
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for figures, report.json and REPORT.md (default: figures/, or figures/quick/)")
     parser.add_argument("--fresh", action="store_true", help="recompute cached sweep results")
+    parser.add_argument("--runs", type=Path, default=None,
+                        help="folder of cached sweep results (default: runs/, or runs/quick/, at the repository root)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="train the sweeps on this Dask distributed scheduler (e.g. tcp://host:8786); "
+                             "the results are the same bit for bit (needs gradlab[dask])")
+    parser.add_argument("--progress", dest="progress", action="store_true", default=None,
+                        help="show progress bars even when stderr is not a terminal")
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                         help="no progress bars (default: shown when stderr is a terminal)")
     if only:
@@ -36,10 +44,37 @@ def add_arguments(parser, only=False):
     return parser
 
 
-def _context(args):
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+class SchedulerError(RuntimeError):
+    """``--scheduler`` cannot be used: Dask distributed is missing or the address is unreachable."""
+
+
+def connect(scheduler, timeout="10s"):
+    """A ``distributed.Client`` for ``scheduler`` (an address; a Client is returned as it is;
+    None gives None). Raises `SchedulerError` with a one-line message when Dask distributed is
+    not installed or the scheduler cannot be reached within ``timeout``."""
+    if scheduler is None:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SchedulerError("--scheduler needs Dask distributed: pip install 'gradlab[dask]'") from None
+    if isinstance(scheduler, Client):
+        return scheduler
+    try:
+        return Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler!r}: {reason}") from None
+
+
+def _progress(args):
+    return sys.stderr.isatty() if args.progress is None else args.progress
+
+
+def _context(args, scheduler=None):
     out = default_out(args.quick) if args.out is None else args.out
-    return Context(out=out, quick=args.quick, fresh=args.fresh, progress=progress)
+    return Context(out=out, quick=args.quick, fresh=args.fresh, progress=_progress(args), runs=args.runs,
+                   scheduler=scheduler)
 
 
 def _check_results(results, declared, script):
@@ -66,9 +101,18 @@ def script_main(run, claims, argv=None):
     declared = tuple(claim_id(c, "CLAIMS") for c in claims)
     args = add_arguments(argparse.ArgumentParser(prog=Path(script).name, description=f"report on {', '.join(declared)}")
                          ).parse_args(argv)
-    ctx = _context(args)
-    start = time.perf_counter()
-    results = _check_results(run(ctx), declared, script)
+    try:
+        client = connect(args.scheduler)
+    except SchedulerError as e:
+        print(f"{Path(script).name}: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        ctx = _context(args, client)
+        start = time.perf_counter()
+        results = _check_results(run(ctx), declared, script)
+    finally:
+        if client is not None:
+            client.close()
     report = document.update(document.load(ctx.out), results, ctx.quick, script, declared, time.perf_counter() - start)
     path = document.write(ctx.out, report)
     for r in results:
@@ -110,10 +154,41 @@ def load_script(path):
     return module
 
 
-def run_report(out=None, quick=False, only=None, fresh=False, progress=False, analysis=ANALYSIS):
+class _Ticker:
+    """Refreshes ``bar`` every ``every`` seconds from a thread, so its elapsed time moves while
+    a long script runs (tqdm redraws only on updates)."""
+
+    def __init__(self, bar, every=1.0):
+        self.bar, self.every, self.stop = bar, every, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.wait(self.every):
+            self.bar.refresh()
+
+    def __enter__(self):
+        # a log file gets a line per update, not one per second
+        if not self.bar.disable and getattr(self.bar.fp, "isatty", lambda: False)():
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
+def run_report(out=None, quick=False, only=None, fresh=False, progress=False, analysis=ANALYSIS, runs=None,
+               scheduler=None, bar_file=None):
     """Run the analysis scripts (those reporting on ``only``, or all) and write report.json and
     REPORT.md into ``out``. A full run starts a new report.json; ``only`` merges into the existing
-    one. A failing script is recorded and the others still run. Returns (REPORT.md path, failures)."""
+    one. A failing script is recorded and the others still run. Returns (REPORT.md path, failures).
+
+    ``runs``: the sweep cache (`Context`); ``scheduler``: a Dask scheduler address or
+    ``distributed.Client`` every sweep trains on (same results bit for bit; an address is
+    connected to once, for the whole report). ``progress``: one bar over the scripts (scripts
+    done, the current one's name, elapsed time), drawn on ``bar_file`` (default stderr), with the
+    sweeps' own bars below it."""
     only = None if not only else [claim_id(c.strip(), "--only") for item in only for c in item.split(",") if c.strip()]
     scripts = discover(analysis)
     declared = {}
@@ -131,34 +206,46 @@ def run_report(out=None, quick=False, only=None, fresh=False, progress=False, an
                              f"(covered: {', '.join(sorted(covered, key=lambda c: (c[0], int(c[1:])))) or 'none'})")
         declared = {p: cs for p, cs in declared.items() if set(cs) & set(only)}
     out = default_out(quick) if out is None else Path(out)
-    ctx = Context(out=out, quick=quick, fresh=fresh, progress=progress)
-    report = document.load(out) if only else document.empty()
-    for script, message in failures.items():
-        report = document.update(report, [], quick, script, (), failure=message)
-    bar = tqdm(list(declared.items()), desc="gradlab report", unit="script", disable=not progress, file=sys.stderr)
-    for path, claims in bar:
-        script = _script_name(path)
-        bar.set_postfix_str(path.name)
-        start = time.perf_counter()
-        try:
-            results = _check_results(load_script(path).run(ctx), claims, script)
-            report = document.update(report, results, quick, script, claims, time.perf_counter() - start)
-        except Exception as e:  # one broken script must not stop the report; it is recorded and shown
-            traceback.print_exc()
-            message = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-            failures[script] = message
-            print(f"gradlab report: {script} failed: {message}", file=sys.stderr)
-            report = document.update(report, [], quick, script, claims, time.perf_counter() - start, message)
-        document.write(out, report)
+    client = connect(scheduler)
+    try:
+        ctx = Context(out=out, quick=quick, fresh=fresh, progress=progress, runs=runs, scheduler=client)
+        report = document.load(out) if only else document.empty()
+        for script, message in failures.items():
+            report = document.update(report, [], quick, script, (), failure=message)
+        bar = tqdm(total=len(declared), desc="gradlab report", unit="script", disable=not progress,
+                   file=sys.stderr if bar_file is None else bar_file, position=0, dynamic_ncols=True,
+                   bar_format="{desc}: {n_fmt}/{total_fmt} scripts |{bar}| {elapsed} elapsed{postfix}")
+        with bar, _Ticker(bar):
+            for path, claims in declared.items():
+                script = _script_name(path)
+                bar.set_postfix_str(path.name)
+                start = time.perf_counter()
+                try:
+                    results = _check_results(load_script(path).run(ctx), claims, script)
+                    report = document.update(report, results, quick, script, claims, time.perf_counter() - start)
+                except Exception as e:  # one broken script must not stop the report; it is recorded and shown
+                    message = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                    failures[script] = message
+                    with tqdm.external_write_mode(file=sys.stderr):
+                        traceback.print_exc()
+                        print(f"gradlab report: {script} failed: {message}", file=sys.stderr)
+                    report = document.update(report, [], quick, script, claims, time.perf_counter() - start, message)
+                document.write(out, report)
+                bar.update(1)
+            bar.set_postfix_str("done")
+    finally:
+        if client is not None and client is not scheduler:
+            client.close()
     return document.write(out, report), failures
 
 
 def report_command(args):
-    """``gradlab report``: exit 0 when every script ran, 1 when one failed, 2 on bad arguments."""
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    """``gradlab report``: exit 0 when every script ran, 1 when one failed, 2 on bad arguments
+    (and when ``--scheduler`` cannot be used)."""
     try:
-        path, failures = run_report(args.out, args.quick, args.only, args.fresh, progress)
-    except (ValueError, FileNotFoundError) as e:
+        path, failures = run_report(args.out, args.quick, args.only, args.fresh, _progress(args), runs=args.runs,
+                                    scheduler=args.scheduler)
+    except (ValueError, FileNotFoundError, SchedulerError) as e:
         print(f"gradlab report: error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {path}" + (f"; {len(failures)} script(s) failed: {', '.join(failures)}" if failures else ""))
