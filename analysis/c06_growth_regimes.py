@@ -156,7 +156,8 @@ def run(ctx):
         longest[key] = max(longest.get(key, 0), c.epochs)
     trained = [replace(k, epochs=e) for k, e in longest.items()]
     runs, keys = regimes.sweep_cells(ctx, "growth_map", trained, list(CONDITIONS.values()), range(cfg["seeds"]),
-                                     regimes.norm_growth(cfg["epochs"]), every_epoch=True)
+                                     regimes.norm_growth(cfg["epochs"]), every_epoch=True,
+                                     evaluate_key=("norm_growth", list(cfg["epochs"])))
     runs = regimes.by_epochs(runs)
     cells = set(regimes.cells(panels))
     runs = runs[[Regime(*t) in cells for t in runs[keys].itertuples(index=False)]].reset_index(drop=True)

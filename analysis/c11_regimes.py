@@ -103,7 +103,8 @@ def map_runs(ctx):
     cfg = QUICK if ctx.quick else FULL
     conditions = [{"smoothing": 0.0}] + [{"smoothing": a} for a in cfg["a"]]
     runs, keys = regimes.sweep_cells(ctx, "c11_map", regimes.cells(cfg["panels"]), conditions, range(cfg["seeds"]),
-                                     lambda res, ids, split: regimes.calibration(res, ids, split, BINS))
+                                     lambda res, ids, split: regimes.calibration(res, ids, split, BINS),
+                                     evaluate_key=("calibration", BINS))
     return runs, keys, cfg
 
 

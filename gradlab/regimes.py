@@ -105,7 +105,7 @@ def training_rows(split, n):
     return X, y
 
 
-def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=False):
+def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=False, evaluate_key=None):
     """Train every regime under every condition and seed; one table row per run.
 
     ``conditions``: dicts of extra `Grid` keys (one value each), e.g. ``{"smoothing": 0.1}``;
@@ -113,7 +113,9 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
     measures; ``split`` the `knobs.Split`). The runs of one data set, training-set size and
     condition train in one `gl.sweep`, cached under ``ctx.runs / <name>-<data>-<rows>-<grid
     hash>``, so a condition added to a map trains only its own runs. ``every_epoch``: record
-    each run once an epoch (for `norm_growth`); otherwise only at its end."""
+    each run once an epoch (for `norm_growth`); otherwise only at its end. ``evaluate_key``
+    (what ``evaluate`` computes, e.g. ``("calibration", 15)``): the measures are cached beside
+    the sweep too (`gradlab.report.cache`), so a second report does not evaluate again."""
     regimes, keys = list(regimes), [f.name for f in fields(Regime)]
     tables = []
     for data, n in dict.fromkeys((r.data, r.train_size) for r in regimes):
@@ -134,7 +136,14 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
             owner = {index[run_key(s)]: (r, s["seed"]) for r, g in parts for s in g}
             final = res.final
             runs = final.run.to_numpy()
-            for k, measures in zip(runs, evaluate(res, runs, split)):
+            if evaluate_key is None:
+                measured = evaluate(res, runs, split)
+            else:
+                from .report import cache
+                key = {"sweep": out.name, "evaluate": evaluate_key, "runs": runs,
+                       "data": [split.X_val, split.y_val, split.X_test, split.y_test]}
+                measured = cache.cached(ctx, f"{name}-measures", key, lambda: evaluate(res, runs, split))
+            for k, measures in zip(runs, measured):
                 r, seed = owner[k]
                 tables.append({**asdict(r), **cond, "seed": seed, "train_acc": float(final.train_acc[k]),
                                "diverged": not pd.isna(final.diverged_at[k]), **measures})

@@ -139,3 +139,21 @@ def test_mnist_is_a_data_set_of_the_maps():
     assert Regime(data="mnist").settings(784, 10)["sizes"] == [[784, 16, 10]]
     with pytest.raises(ValueError, match="data must be one of"):
         Regime(data="cifar")
+
+
+def test_measures_are_cached_beside_the_sweep_when_keyed(tmp_path):
+    from gradlab.report import Context
+    ctx = Context(out=tmp_path / "figures", quick=True, runs=tmp_path / "runs")
+    calls = []
+
+    def evaluate(res, runs, split):
+        calls.append(len(runs))
+        return [{"norm": float(res.final.weight_norm[k])} for k in runs]
+
+    cells, cond = [Regime(data="iris", width=5, epochs=3)], [{"smoothing": 0.0}]
+    first, _ = regimes.sweep_cells(ctx, "m", cells, cond, range(2), evaluate, evaluate_key="norm")
+    again, _ = regimes.sweep_cells(ctx, "m", cells, cond, range(2), evaluate, evaluate_key="norm")
+    assert calls == [2] and first.equals(again)  # the second call read the measures
+    regimes.sweep_cells(ctx, "m", cells, cond, range(2), evaluate, evaluate_key="other")
+    regimes.sweep_cells(ctx, "m", cells, cond, range(2), evaluate)  # no key: evaluated every time
+    assert calls == [2, 2, 2]
