@@ -894,10 +894,18 @@ def _map_unmeasured(counts, texts):
     return _unmeasured(**counts) + [n for n, v in texts.items() if not isinstance(v, str) or v in ("", "nan")]
 
 
-def _map_counts(cells, holds, fails):
-    cells, holds, fails = int(cells), int(holds), int(fails)
+def _map_counted(counts, texts):
+    """The start of a map rule: ``(verdict, text, True)``, the verdict by `_map_verdict` and the
+    cell counts in words; or ``("inconclusive", reason, False)`` when a count (``counts``: cells,
+    cells_holds, cells_fails and the rule's other numbers) or a domain text (``texts``) is
+    missing, or no cell was measured."""
+    if bad := _map_unmeasured(counts, texts):
+        return (*_not_measured(bad), False)
+    cells, holds, fails = (int(counts[k]) for k in ("cells", "cells_holds", "cells_fails"))
+    if cells <= 0:
+        return "inconclusive", "no regimes measured", False
     text = f"holds in {holds} of {cells} regimes, fails in {fails}, inconclusive in {cells - holds - fails}"
-    return _map_verdict(cells, holds, fails), text
+    return _map_verdict(cells, holds, fails), text, True
 
 
 def rule_c6_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, fitted_cells, fitted_cells_holds):
@@ -906,13 +914,11 @@ def rule_c6_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, fit
     `_map_verdict`. The reason names where it holds and fails, and how it fares where the
     hard-target nets classify every training row in every seed (``fitted_cells``), the regime the
     argument is about (no finite minimiser once the data are separated)."""
-    if bad := _map_unmeasured(dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails,
-                                   fitted_cells=fitted_cells, fitted_cells_holds=fitted_cells_holds),
-                              dict(domain_holds=domain_holds, domain_fails=domain_fails)):
-        return _not_measured(bad)
-    if int(cells) <= 0:
-        return "inconclusive", "no regimes measured"
-    verdict, text = _map_counts(cells, cells_holds, cells_fails)
+    verdict, text, ok = _map_counted(dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails,
+                                          fitted_cells=fitted_cells, fitted_cells_holds=fitted_cells_holds),
+                                     dict(domain_holds=domain_holds, domain_fails=domain_fails))
+    if not ok:
+        return verdict, text
     if int(cells_holds):
         text += (f". With hard targets the fastest-growing layer's weight norm grows by at least {_g(100 * GROWING)}% per decade of training "
                  f"({_g(SE_FACTOR)} SE) for {domain_holds}")
@@ -925,14 +931,12 @@ def rule_c6_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, fit
 
 def _ls_growth_rule(loss, cells, cells_holds, cells_fails, domain_holds, domain_fails, no_contrast_cells,
                     norm_ratio_min, norm_ratio_max):
-    if bad := _map_unmeasured(dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails,
-                                   no_contrast_cells=no_contrast_cells, norm_ratio_min=norm_ratio_min,
-                                   norm_ratio_max=norm_ratio_max),
-                              dict(domain_holds=domain_holds, domain_fails=domain_fails)):
-        return _not_measured(bad)
-    if int(cells) <= 0:
-        return "inconclusive", "no regimes measured"
-    verdict, text = _map_counts(cells, cells_holds, cells_fails)
+    verdict, text, ok = _map_counted(dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails,
+                                          no_contrast_cells=no_contrast_cells, norm_ratio_min=norm_ratio_min,
+                                          norm_ratio_max=norm_ratio_max),
+                                     dict(domain_holds=domain_holds, domain_fails=domain_fails))
+    if not ok:
+        return verdict, text
     if int(cells_holds):
         text += (f". With {loss} and LS every layer's weight norm stops growing (at most {_g(100 * BOUNDED)}% per decade of "
                  f"training, {_g(SE_FACTOR)} SE) while with hard targets some layer's keeps growing (at least "
@@ -1007,15 +1011,13 @@ def rule_c9_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, val
     a (``val_is_best_cells``) and in how many it is a = 0, hard targets (``hard_chosen_cells``).
     The best a in hindsight is picked on the same test rows it is scored on, so the loss is if
     anything overstated: a 'fails' is not flattered."""
-    if bad := _map_unmeasured(dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails,
-                                   val_is_best_cells=val_is_best_cells, nll_regret_max=nll_regret_max,
-                                   nll_regret_max_se=nll_regret_max_se, hard_chosen_cells=hard_chosen_cells),
-                              dict(domain_holds=domain_holds, domain_fails=domain_fails,
-                                   nll_regret_max_regime=nll_regret_max_regime)):
-        return _not_measured(bad)
-    if int(cells) <= 0:
-        return "inconclusive", "no regimes measured"
-    verdict, text = _map_counts(cells, cells_holds, cells_fails)
+    verdict, text, ok = _map_counted(dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails,
+                                          val_is_best_cells=val_is_best_cells, nll_regret_max=nll_regret_max,
+                                          nll_regret_max_se=nll_regret_max_se, hard_chosen_cells=hard_chosen_cells),
+                                     dict(domain_holds=domain_holds, domain_fails=domain_fails,
+                                          nll_regret_max_regime=nll_regret_max_regime))
+    if not ok:
+        return verdict, text
     if int(cells_fails):
         text += (f". Choosing a (0 included) by validation NLL loses at most {_g(C9_NLL_MARGIN)} nats of test NLL and "
                  f"{_g(100 * C9_ACC_MARGIN)} points of accuracy against the best a in hindsight ({_g(SE_FACTOR)} SE) for "
