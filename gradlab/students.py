@@ -98,16 +98,20 @@ def _train_on_dask(scheduler, X, jobs):
             client.close()
 
 
+def _jobs(X, jobs):
+    return [np.asarray(X), [list(job) for job in jobs]]
+
+
 def jobs_key(X, jobs):
     """The cache key of `cached_train_all`: a hex digest of ``X``, ``jobs`` and the gradlab version."""
-    return digest([np.asarray(X), [list(job) for job in jobs]])
+    return digest(_jobs(X, jobs))
 
 
 def cached_train_all(ctx, name, X, jobs, workers=None):
     """`train_all` with the histories kept in ``<ctx.runs>/<name>-<jobs_key[:12]>.pkl``
     (`report.cache.cached`): the same jobs on the same rows load them, so a report's second run
     retrains nothing; ``ctx.fresh`` retrains; ``ctx.scheduler`` trains on that Dask cluster."""
-    hists = cached(ctx, name, [np.asarray(X), [list(job) for job in jobs]],
+    hists = cached(ctx, name, _jobs(X, jobs),
                    lambda: train_all(X, jobs, workers, scheduler=getattr(ctx, "scheduler", None)))
     if not isinstance(hists, list) or len(hists) != len(jobs):
         raise ValueError(f"{name}: the cached histories do not match the jobs; delete the file or use --fresh")
