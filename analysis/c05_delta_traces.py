@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 import gradlab as gl
-from gradlab import curves, students
-from gradlab.report import Number, Supporting, cache, script_main, save_figure, style
+from gradlab import cache, curves, students
+from gradlab.report import Number, Supporting, script_main, save_figure, style
 
 CLAIMS = ("C5",)
 LR = 0.1

@@ -15,8 +15,8 @@ import pandas as pd
 from matplotlib import ticker
 
 import gradlab as gl
-from gradlab import curves, margins
-from gradlab.report import cache, script_main, style, save_figure
+from gradlab import cache, curves, margins
+from gradlab.report import script_main, style, save_figure
 
 CLAIMS = ("C6",)
 LR = 1.0  # below 2 / (beta sigma_max^2) = 8 / lambda_max(X^T X / n) (logistic beta = 1/4) on these inputs
@@ -29,7 +29,7 @@ PER_DECADE = 10
 
 def compute(quick, ctx=None):
     """Checkpoints of the GD run with norm, per-decade slope and angle to w_hat; and w_hat. The
-    path is cached under ``ctx.runs`` when ``ctx`` is given (`gradlab.report.cache`)."""
+    path is cached under ``ctx.runs`` when ``ctx`` is given (`gradlab.cache`)."""
     X, y = gl.datasets.blobs(**DATA)
     X = gl.datasets.standardize(X)  # affine: keeps separability, improves the conditioning
     w_hat = margins.max_margin_separator(X, y, bias=True)

@@ -115,7 +115,7 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
     hash>``, so a condition added to a map trains only its own runs. ``every_epoch``: record
     each run once an epoch (for `norm_growth`); otherwise only at its end. ``evaluate_key``
     (what ``evaluate`` computes, e.g. ``("calibration", 15)``): the measures are cached beside
-    the sweep too (`gradlab.report.cache`), so a second report does not evaluate again."""
+    the sweep too (`gradlab.cache`), so a second report does not evaluate again."""
     regimes, keys = list(regimes), [f.name for f in fields(Regime)]
     tables = []
     for data, n in dict.fromkeys((r.data, r.train_size) for r in regimes):
@@ -139,7 +139,7 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
             if evaluate_key is None:
                 measured = evaluate(res, runs, split)
             else:
-                from .report import cache
+                from . import cache
                 key = {"sweep": out.name, "evaluate": evaluate_key, "runs": runs,
                        "data": [split.X_val, split.y_val, split.X_test, split.y_test]}
                 measured = cache.cached(ctx, f"{name}-measures", key, lambda: evaluate(res, runs, split))

@@ -17,7 +17,7 @@ from . import metrics
 from .compare import paired_difference
 from .grads import forward
 from .nets import MLP
-from .report.cache import cached, digest
+from .cache import cached, digest
 from .report.results import Number
 from .training import train
 
@@ -109,7 +109,7 @@ def jobs_key(X, jobs):
 
 def cached_train_all(ctx, name, X, jobs, workers=None):
     """`train_all` with the histories kept in ``<ctx.runs>/<name>-<jobs_key[:12]>.pkl``
-    (`report.cache.cached`): the same jobs on the same rows load them, so a report's second run
+    (`gradlab.cache.cached`): the same jobs on the same rows load them, so a report's second run
     retrains nothing; ``ctx.fresh`` retrains; ``ctx.scheduler`` trains on that Dask cluster."""
     hists = cached(ctx, name, _jobs(X, jobs),
                    lambda: train_all(X, jobs, workers, scheduler=getattr(ctx, "scheduler", None)))

@@ -124,7 +124,7 @@ def test_a_rerun_reads_training_done_outside_sweeps_from_the_cache(tmp_path, mon
     """C6's parameter path (trained by gl.train, not a sweep): the second run loads it, the
     same bytes in its CSVs; a key that cannot be hashed is refused."""
     from gradlab import margins
-    from gradlab.report import cache
+    from gradlab import cache
     script = runner.load_script(runner.ANALYSIS / "c06_max_margin.py")
     runs = tmp_path / "runs"
     script.figure(Context(out=tmp_path / "a", quick=True, runs=runs))

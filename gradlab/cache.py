@@ -42,7 +42,7 @@ def _feed(value, h):
 
 def digest(key):
     """Hex sha256 of ``key`` and the gradlab version."""
-    from .. import __version__
+    from . import __version__
     h = hashlib.sha256(__version__.encode())
     _feed(key, h)
     return h.hexdigest()
