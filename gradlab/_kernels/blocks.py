@@ -549,10 +549,10 @@ def _sgd_update(params, new, grad_sum, scale, velocity, penalized, hyper, t):
     bad = False
     if hyper[ADAM] != 0.0 or mom != 0.0:
         nesterov = hyper[NESTEROV] != 0.0
+        m, v = velocity[:P], velocity[P:]  # slices: indices that cannot be negative vectorise
         for p in range(P):
-            new[p], velocity[p], velocity[P + p] = _updated(params[p], scale * grad_sum[p], velocity[p],
-                                                            velocity[P + p], penalized[p], lr, l2, l1, wd, mom,
-                                                            nesterov, adam)
+            new[p], m[p], v[p] = _updated(params[p], scale * grad_sum[p], m[p], v[p], penalized[p], lr, l2, l1, wd,
+                                          mom, nesterov, adam)
             bad |= not np.isfinite(new[p])
     else:
         for p in range(P):
