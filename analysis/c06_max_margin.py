@@ -56,8 +56,31 @@ def _boundary(ax, v, xlim, **kw):
     return ax.plot(x0, -(v[0] * x0 + v[2]) / v[1], **kw)[0]
 
 
+def _support(X, y, w_hat):
+    """The rows on the margin of the separator w_hat (its support vectors)."""
+    return np.column_stack([X, np.ones(len(X))]) @ w_hat * (2 * y - 1) <= 1 + 1e-6
+
+
+def numbers(ctx):
+    """The figure's numbers (dict) without drawing it: c06_weight_growth reports them."""
+    X, y, w_hat, path, decades = compute(ctx.quick, ctx)
+    ratio = decades["slope_over_norm_w_hat"].to_numpy()
+    angles = decades["angle_deg_at_end"].to_numpy()
+    return dict(
+        soudry_norm_w_hat=float(np.linalg.norm(w_hat)),
+        soudry_support_vectors=int(_support(X, y, w_hat).sum()),
+        soudry_slope_ratio_first=float(ratio[0]),
+        soudry_slope_ratio_last=float(ratio[-1]),
+        soudry_angle_first_deg=float(angles[0]),
+        soudry_angle_last_deg=float(angles[-1]),
+        soudry_ratio_approaching=bool(np.all(np.diff(np.abs(1 - ratio)) < 0)),
+        soudry_angle_decreasing=bool(np.all(np.diff(angles) < 0)),
+        soudry_decades=len(ratio),
+    )
+
+
 def figure(ctx):
-    """Draw and save c06_max_margin; returns (file names, numbers dict)."""
+    """Draw and save c06_max_margin; returns the file names."""
     X, y, w_hat, path, decades = compute(ctx.quick, ctx)
     norm_hat = float(np.linalg.norm(w_hat))
     fig, axes = style.subplots(2, 2)
@@ -65,8 +88,7 @@ def figure(ctx):
     lim = (X[:, 0].min() - 0.3, X[:, 0].max() + 0.3)
     for label, color, marker in ((0, style.ORANGE, "o"), (1, style.BLUE, "^")):
         ax.scatter(*X[y == label].T, s=10, color=color, marker=marker, alpha=0.7, label=f"class {label}")
-    A = np.column_stack([X, np.ones(len(X))]) @ w_hat * (2 * y - 1)
-    support = A <= 1 + 1e-6
+    support = _support(X, y, w_hat)
     ax.scatter(*X[support].T, s=60, facecolors="none", edgecolors="black", linewidths=0.8,
                label=f"support vectors ({support.sum()})")
     _boundary(ax, w_hat, lim, color="black", label="max-margin separator")
@@ -113,21 +135,7 @@ def figure(ctx):
                     output="sigmoid", loss="ce", seed=NET_SEED), lr=LR, batch="full", steps=int(path["step"].iloc[-1]),
                     bias="in the separator: hard-margin SVM on [x, 1] with b in the norm; norms and angles over [w, b]",
                     w_hat=w_hat, checkpoints_per_decade=PER_DECADE)
-    files = save_figure(ctx, fig, "c06_max_margin", {"path": path, "decades": decades}, settings)
-    ratio = decades["slope_over_norm_w_hat"].to_numpy()
-    angles = decades["angle_deg_at_end"].to_numpy()
-    numbers = dict(
-        soudry_norm_w_hat=norm_hat,
-        soudry_support_vectors=int(support.sum()),
-        soudry_slope_ratio_first=float(ratio[0]),
-        soudry_slope_ratio_last=float(ratio[-1]),
-        soudry_angle_first_deg=float(angles[0]),
-        soudry_angle_last_deg=float(angles[-1]),
-        soudry_ratio_approaching=bool(np.all(np.diff(np.abs(1 - ratio)) < 0)),
-        soudry_angle_decreasing=bool(np.all(np.diff(angles) < 0)),
-        soudry_decades=len(ratio),
-    )
-    return files, numbers
+    return save_figure(ctx, fig, "c06_max_margin", {"path": path, "decades": decades}, settings)
 
 
 def run(ctx):
