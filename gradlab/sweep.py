@@ -130,11 +130,43 @@ def _blocks(todo, plans):
 
 
 def _train_task(plans):
-    """Train a block of runs; the unit of work sent to a worker (local or Dask)."""
-    return train_block(plans)
+    """Train a block of runs and score their final nets (`final_scores`): the unit of work
+    sent to a worker (local or Dask), so `SweepResult.final` reads the scores it saved."""
+    result = train_block(plans)
+    result["scores"] = final_scores(plans[0], result["params"])
+    return result
+
+
+SCORE_COLUMNS = ("train_nll", "train_ece", "test_nll", "test_ece")
+
+
+def final_scores(plan, params):
+    """NLL and ECE (15 bins) on the training and test rows (`SCORE_COLUMNS`) of nets of
+    ``plan``'s shape with parameters ``params`` (R, P): (R, 4). NaN where the outputs are not
+    one distribution over classes (identity outputs, several sigmoid units) and for a net whose
+    outputs are not finite (a diverged run's last net can overflow).
+
+    The final nets' outputs come from gl.forward's kernel (`grads.forward_runs`), NLL and ECE
+    for all runs at once (`metrics.nll_of_runs`, `metrics.ece_of_runs`); every value equals
+    `gl.metrics.nll` / `ece` of `gl.forward` of the run's net, bit for bit."""
+    from . import metrics
+    from .grads import forward_runs
+    scores = np.full((params.shape[0], len(SCORE_COLUMNS)), np.nan)
+    net = plan.net
+    if net.output == "identity" or (net.output == "sigmoid" and net.sizes[-1] > 1):
+        return scores
+    n = plan.X.shape[0]
+    probs = forward_runs(net, params, np.concatenate([plan.X, plan.Xt]))
+    for part, (P, labels) in enumerate(((probs[:, :n], plan.labels), (probs[:, n:], plan.labels_t))):
+        finite = np.isfinite(P).all(axis=(1, 2))
+        P = metrics.two_columns(P[finite]) if net.sizes[-1] == 1 else P[finite]
+        scores[finite, 2 * part] = metrics.nll_of_runs(P, labels)
+        scores[finite, 2 * part + 1] = metrics.ece_of_runs(P, labels)
+    return scores
 
 
 BLOCK_ARRAYS = ("keys", "params", "stats", "layer_norms", "n_written", "diverged_at")  # one block file's arrays
+# and "scores" (`final_scores`), which files written before it lack: `SweepResult.final` computes those
 # what reading a damaged block file raises: a truncated or garbled zip, a bad CRC, a bad .npy header
 READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile)
 
@@ -228,14 +260,16 @@ def _read_block(path):
         missing = [k for k in BLOCK_ARRAYS if k not in f.files]
         if missing:
             raise DamagedBlock(f"no array {', '.join(missing)}")
-        arrays = {k: f[k] for k in BLOCK_ARRAYS}
+        arrays = {k: f[k] for k in BLOCK_ARRAYS + ("scores",) if k in f.files}
     runs = arrays["keys"].shape[0] if arrays["keys"].ndim == 1 else -1
-    ndims = dict(keys=1, params=2, stats=3, layer_norms=3, n_written=1, diverged_at=1)
+    ndims = dict(keys=1, params=2, stats=3, layer_norms=3, n_written=1, diverged_at=1, scores=2)
     for k, a in arrays.items():
         if a.ndim != ndims[k] or a.shape[0] != runs:
             raise DamagedBlock(f"array {k} has shape {a.shape}; {max(runs, 0)} runs in the block")
     if arrays["keys"].dtype.kind != "U" or arrays["stats"].shape[2] != _kernels.N_STATS:
         raise DamagedBlock("keys or stats are not as written")
+    if "scores" in arrays and arrays["scores"].shape[1] != len(SCORE_COLUMNS):
+        raise DamagedBlock(f"array scores has shape {arrays['scores'].shape}")
     return arrays
 
 
@@ -421,12 +455,9 @@ class SweepResult:
         unit (binary); they are NaN for identity outputs, for several sigmoid units, and for a
         diverged run whose last net's outputs are not finite.
 
-        Computed a block of runs at a time: the final nets' outputs by gl.forward's kernel
-        (`grads.forward_runs`), NLL and ECE for all runs of the block at once
-        (`metrics.nll_of_runs`, `metrics.ece_of_runs`); every value equals `gl.metrics.nll` /
-        `ece` of `gl.forward` of `run(k).net`, bit for bit."""
-        from . import metrics
-        from .grads import forward_runs
+        NLL and ECE are `final_scores`, computed where each block of runs was trained and saved
+        with it (computed here for blocks saved without them); every value equals
+        `gl.metrics.nll` / `ece` of `gl.forward` of `run(k).net`, bit for bit."""
         N, blocks = len(self), self._blocks
         stat_index = [STAT_INDEX[c] for c in STAT_COLUMNS]
         last_stats = np.empty((N, len(STAT_COLUMNS)))
@@ -439,16 +470,7 @@ class SweepResult:
             last_norms[ks, :plan.net.n_layers] = arrays["layer_norms"][rows, last]
             steps[ks] = np.minimum(last * plan.record_every, plan.total_steps)
             diverged[ks] = arrays["diverged_at"][rows]
-            net = plan.net
-            if net.output == "identity" or (net.output == "sigmoid" and net.sizes[-1] > 1):
-                continue  # outputs are not one distribution: NaN
-            n = plan.X.shape[0]
-            probs = forward_runs(net, arrays["params"][rows], np.concatenate([plan.X, plan.Xt]))
-            for part, (P, labels) in enumerate(((probs[:, :n], plan.labels), (probs[:, n:], plan.labels_t))):
-                finite = np.isfinite(P).all(axis=(1, 2))  # a diverged run's last net can overflow
-                P = metrics.two_columns(P[finite]) if net.sizes[-1] == 1 else P[finite]
-                scores[ks[finite], 2 * part] = metrics.nll_of_runs(P, labels)
-                scores[ks[finite], 2 * part + 1] = metrics.ece_of_runs(P, labels)
+            scores[ks] = arrays["scores"][rows] if "scores" in arrays else final_scores(plan, arrays["params"][rows])
         # the columns and dtypes of a frame built from one dict per run: a layer_norm column
         # that run 0 lacks comes last; diverged_at holds pd.NA for runs that did not diverge
         columns = {"run": np.arange(N)}
@@ -459,7 +481,7 @@ class SweepResult:
         first_layers = self.plans[0].net.n_layers
         norms = {f"layer_norm_{l}": last_norms[:, l] for l in range(last_norms.shape[1])}
         columns.update(list(norms.items())[:first_layers])
-        columns.update(zip(("train_nll", "train_ece", "test_nll", "test_ece"), scores.T))
+        columns.update(zip(SCORE_COLUMNS, scores.T))
         columns["steps"] = steps
         if (diverged == 0).any():
             columns["diverged_at"] = diverged.astype(object)

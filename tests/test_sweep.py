@@ -346,6 +346,29 @@ def test_out_round_trip_is_exact(tmp_path, iris_split):
     assert manifest["gradlab_version"] == gl.__version__ and "data" in manifest
 
 
+def test_final_reads_the_scores_saved_with_each_block(tmp_path, iris_split, monkeypatch):
+    """NLL and ECE are computed where a block trains and saved in its file; `final` reads them
+    (no forward pass on loading), and a block file written without them (before they were
+    saved) gives the same table, computed on loading."""
+    fresh = gl.sweep(GRID, iris_split, record_every=30, out=tmp_path / "s")
+    expected = fresh.final
+    for path in (tmp_path / "s" / "blocks").glob("block-*.npz"):
+        with np.load(path) as f:
+            assert f["scores"].shape == (f["keys"].shape[0], 4)
+    def no_scoring(*args):
+        raise AssertionError("final_scores called although the block files hold the scores")
+    with monkeypatch.context() as m:
+        m.setattr(sweep_mod, "final_scores", no_scoring)
+        pd.testing.assert_frame_equal(gl.sweep(GRID, iris_split, record_every=30, out=tmp_path / "s").final,
+                                      expected, check_exact=True)
+    for path in (tmp_path / "s" / "blocks").glob("block-*.npz"):
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in f.files if k != "scores"}
+        np.savez(path, **arrays)
+    pd.testing.assert_frame_equal(gl.sweep(GRID, iris_split, record_every=30, out=tmp_path / "s").final,
+                                  expected, check_exact=True)
+
+
 def test_resume_after_interruption(tmp_path, iris_split, monkeypatch):
     monkeypatch.setattr(sweep_mod, "BLOCK_RUNS", 4)  # three files of four runs
     calls = []
