@@ -79,8 +79,8 @@ def run(ctx):
     verdict, reason = rules.reapply("rule_c9_map", numbers)
     fig = maps.draw(table, panels, "nll_regret", "nll_regret_se", "verdict",
                     "C9: test NLL of a chosen by validation NLL (0 included) minus the best a in hindsight (colour; "
-                    "red: the choice loses)\nand the best accuracy minus the choice's; a cell holds when the choice "
-                    f"loses more than {rules.C9_NLL_MARGIN:g} nats or {100 * rules.C9_ACC_MARGIN:g} points (2 SE)",
+                    "red: the choice loses)\nand the best accuracy minus the choice's (acc, a fraction); a cell holds when "
+                    f"the choice loses more than {rules.C9_NLL_MARGIN:g} nats or {rules.C9_ACC_MARGIN:g} (2 SE)",
                     "NLL cost of the choice", also=((" acc", "acc_regret"),), value_label=" NLL")
     files = save_figure(ctx, fig, "c09_regimes", {"cells": table},
                         {"map": "C11's (analysis/c11_regimes.py: the same runs)", "seeds": cfg["seeds"],
