@@ -462,7 +462,7 @@ class SweepResult:
         stat_index = [STAT_INDEX[c] for c in STAT_COLUMNS]
         last_stats = np.empty((N, len(STAT_COLUMNS)))
         last_norms = np.full((N, max(plan.net.n_layers for plan, *_ in blocks)), np.nan)
-        scores = np.full((N, 4), np.nan)  # train_nll, train_ece, test_nll, test_ece
+        scores = np.full((N, len(SCORE_COLUMNS)), np.nan)
         steps, diverged = np.empty(N, np.int64), np.empty(N, np.int64)
         for plan, arrays, ks, rows in blocks:
             last = arrays["n_written"][rows] - 1
