@@ -343,6 +343,20 @@ def _iris_run(smoothing, epochs=60, record_every=7, batch_size=10, lr=0.05, **kw
     return net, hist, (Xtr, Xte, ytr, yte)
 
 
+def test_records_of_a_test_set_larger_than_the_training_set():
+    """The test rows are evaluated in blocks larger than the training set (a 20-row fit, 600
+    test rows, blocks of up to ROW_BLOCK): each block's per-row losses have room."""
+    Xtr, Xte, ytr, yte = iris_split()
+    Xtr, ytr = Xtr[:20], ytr[:20]
+    Xte, yte = np.tile(Xte, (20, 1)), np.tile(yte, 20)
+    net = gl.MLP([4, 7, 3], hidden="tanh", output="softmax", seed=0)
+    hist = gl.train(net, Xtr, ytr, lr=0.05, batch_size=5, epochs=3, record_every=4, X_test=Xte, y_test=yte)
+    for r, m in ((0, net), (-1, hist.net)):
+        assert math.isclose(hist.test_loss[r], gl.loss(m, Xte, yte), rel_tol=REDUCTION_RTOL)
+        assert hist.test_acc[r] == np.mean(gl.forward(m, Xte).argmax(axis=1) == yte)
+        assert math.isclose(hist.train_loss[r], gl.loss(m, Xtr, ytr), rel_tol=REDUCTION_RTOL)
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_records_match_independent_evaluation(smoothing):
     net, hist, (Xtr, Xte, ytr, yte) = _iris_run(smoothing)

@@ -52,11 +52,13 @@ def _true_class_stats(O, Z, T, rows, labels, B, K, j):
 
 
 @_jit
-def _evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, rows, lb):
-    """Sums over all rows of X: (loss, correct, logit gap, past target)."""
+def _evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, rows):
+    """Sums over all rows of X: (loss, correct, logit gap, past target), in blocks of
+    tmp.shape[0] rows (the workspace's)."""
     n = X.shape[0]
     K = sizes[-1]
     Bmax = tmp.shape[0]
+    lb = np.empty(Bmax, params.dtype)
     total = np.zeros(4)
     for start in range(0, n, Bmax):
         B = min(Bmax, n - start)
@@ -92,15 +94,14 @@ def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, 
     n = X.shape[0]
     Bmax = min(n, ROW_BLOCK)
     A, Zb, D, D2, DT, tmp, rows = _workspace(sizes, Bmax, params)
-    lb = np.empty(Bmax, params.dtype)
-    tr = _evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, rows, lb)
+    tr = _evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, rows)
     stats[r, TRAIN_LOSS] = tr[0] / n
     stats[r, TRAIN_ACC] = tr[1] / n
     stats[r, LOGIT_GAP] = tr[2] / n
     stats[r, PAST_TARGET] = tr[3] / n
     if Xt.shape[0] > 0:
         At, Zt, _, _, _, tmpt, rowst = _workspace(sizes, min(Xt.shape[0], ROW_BLOCK), params)
-        te = _evaluate(params, sizes, hidden, output, loss, Xt, Tt, labels_t, At, Zt, tmpt, rowst, lb)
+        te = _evaluate(params, sizes, hidden, output, loss, Xt, Tt, labels_t, At, Zt, tmpt, rowst)
         stats[r, TEST_LOSS] = te[0] / Xt.shape[0]
         stats[r, TEST_ACC] = te[1] / Xt.shape[0]
     else:
