@@ -20,6 +20,7 @@ trained 300 epochs costs as much as the rest of a panel, and the optimizer panel
 already shows whether the optimizer changes the answer. The long-run mechanism (10^7 steps, linear models against the max-margin rate,
 the logit gap LS aims at) is shown beside the map (c06_weight_growth.py, c10_mse.py).
 """
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -157,7 +158,8 @@ def run(ctx):
     trained = [replace(k, epochs=e) for k, e in longest.items()]
     runs, keys = regimes.sweep_cells(ctx, "growth_map", trained, list(CONDITIONS.values()), range(cfg["seeds"]),
                                      regimes.norm_growth(cfg["epochs"]), every_epoch=True,
-                                     evaluate_key=("norm_growth", list(cfg["epochs"])))
+                                     evaluate_key=("norm_growth", list(cfg["epochs"])),
+                                     evaluate_epochs=math.gcd(*cfg["epochs"]))  # accuracies are read at those only
     runs = regimes.by_epochs(runs)
     cells = set(regimes.cells(panels))
     runs = runs[[Regime(*t) in cells for t in runs[keys].itertuples(index=False)]].reset_index(drop=True)

@@ -150,7 +150,7 @@ def profile(w, log=print):
         traces = np.zeros((n_rec, 0, 0), d.dtype)
         p, state = d.params.copy(), np.zeros(2, np.int64)
         kern.train_chunk(p, velocity.copy(), penalized, *codes, beta, hyper, X, T, labels, order,
-                         d.B, d.epochs, 0, record_every, d.total_steps, Xt, Tt, lt, traced,
+                         d.B, d.epochs, 0, record_every, record_every, d.total_steps, Xt, Tt, lt, traced,
                          stats, norms, traces, state, hidden_target)
 
     def records(n):
@@ -158,7 +158,7 @@ def profile(w, log=print):
         norms = np.full((1, len(d.layers)), np.nan)
         traces = np.zeros((1, 0, 0), d.dtype)
         for _ in range(n):
-            kern.record(d.params, *codes, X, T, labels, Xt, Tt, lt, traced, 0, stats, norms, traces)
+            kern.record(d.params, *codes, X, T, labels, Xt, Tt, lt, traced, 0, stats, norms, traces, True)
 
     steps, recs = d.total_steps, d.n_records
     kw = d.gradlab_kwargs()

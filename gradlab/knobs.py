@@ -109,7 +109,7 @@ def reuse_finished(out, folder, data, record_every):
     out = Path(out)
     if (out / "manifest.json").exists():
         return 0
-    want = dict(data=fingerprint(sweep_data(data)), record_every=record_every, format=FORMAT,
+    want = dict(data=fingerprint(sweep_data(data)), record_every=record_every, evaluate_every=None, format=FORMAT,
                 gradlab_version=__version__)
     copied = 0
     for sibling in sorted(out.parent.glob(f"{folder}-*")):

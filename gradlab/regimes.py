@@ -105,7 +105,8 @@ def training_rows(split, n):
     return X, y
 
 
-def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=False, evaluate_key=None):
+def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=False, evaluate_key=None,
+                evaluate_epochs=1):
     """Train every regime under every condition and seed; one table row per run.
 
     ``conditions``: dicts of extra `Grid` keys (one value each), e.g. ``{"smoothing": 0.1}``;
@@ -113,7 +114,9 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
     measures; ``split`` the `knobs.Split`). The runs of one data set, training-set size and
     condition train in one `gl.sweep`, cached under ``ctx.runs / <name>-<data>-<rows>-<grid
     hash>``, so a condition added to a map trains only its own runs. ``every_epoch``: record
-    each run once an epoch (for `norm_growth`); otherwise only at its end. ``evaluate_key``
+    each run once an epoch (for `norm_growth`), evaluating it on the data every
+    ``evaluate_epochs`` epochs (`gl.train`'s ``evaluate_every``; the other records hold only
+    weight norms); otherwise only at its end. ``evaluate_key``
     (what ``evaluate`` computes, e.g. ``("calibration", 15)``): the measures are cached beside
     the sweep too (`gradlab.cache`), so a second report does not evaluate again."""
     regimes, keys = list(regimes), [f.name for f in fields(Regime)]
@@ -123,15 +126,17 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
         X, y = training_rows(split, n)
         K = int(max(split.y_fit.max(), split.y_test.max())) + 1
         record_every = -(-y.size // BATCH) if every_epoch else 10 ** 9  # steps per epoch
+        evaluate_every = record_every * evaluate_epochs if every_epoch and evaluate_epochs > 1 else None
         for cond in conditions:  # one sweep per condition: a condition added later trains only its own runs
             parts = [(r, Grid(seed=list(seeds), **r.settings(X.shape[1], K), **{k: [v] for k, v in cond.items()}))
                      for r in regimes if (r.data, r.train_size) == (data, n)]
             grid = sum((g for _, g in parts[1:]), parts[0][1])
-            out = ctx.runs / f"{name}-{data}-{n}-{hashlib.sha256(grid.to_json().encode()).hexdigest()[:10]}"
+            spec = grid.to_json() + ("" if evaluate_every is None else f"|evaluate_every={evaluate_every}")
+            out = ctx.runs / f"{name}-{data}-{n}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
             if ctx.fresh and out.exists():
                 shutil.rmtree(out)
             res = sweep(grid, (X, y, split.X_test, split.y_test), record_every=record_every, out=out,
-                        progress=ctx.progress, scheduler=ctx.scheduler)
+                        progress=ctx.progress, scheduler=ctx.scheduler, evaluate_every=evaluate_every)
             index = {run_key(s): k for k, s in enumerate(res.settings)}
             owner = {index[run_key(s)]: (r, s["seed"]) for r, g in parts for s in g}
             final = res.final

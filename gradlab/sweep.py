@@ -77,7 +77,7 @@ def run_key(settings):
     return json.dumps(settings, sort_keys=True)
 
 
-def _plan(settings, data, record_every, hidden_targets=None, cache=None):
+def _plan(settings, data, record_every, hidden_targets=None, cache=None, evaluate_every=None):
     """The run's `RunPlan`. ``cache``: a dict shared by the runs of one sweep. It holds the
     checked data, the initial net of each (seed, net) and the plan of each run's settings but
     its seed, so runs that differ only in their seed are checked once and each seed drawn once
@@ -97,7 +97,7 @@ def _plan(settings, data, record_every, hidden_targets=None, cache=None):
                 return plan
         train_args = {k: v for k, v in settings.items() if k not in net_args}
         plan = plan_run(net, Xtr, ytr, **train_args, record_every=record_every, X_test=Xte, y_test=yte,
-                        hidden_targets=hidden_targets, data_cache=cache)
+                        hidden_targets=hidden_targets, evaluate_every=evaluate_every, data_cache=cache)
         if key is not None:
             cache[key] = plan
         return plan
@@ -291,11 +291,11 @@ def _check_manifest(store, manifest, extend):
     old = store.manifest()
     if old is None:
         return manifest
-    same_data = (old["data"] == manifest["data"] and old["record_every"] == manifest["record_every"]
-                 and old["format"] == manifest["format"] and old["gradlab_version"] == manifest["gradlab_version"])
+    same_data = all(old.get(k) == manifest.get(k) for k in ("data", "record_every", "evaluate_every", "format",
+                                                              "gradlab_version"))
     if not same_data:
         raise ValueError(f"out={str(store.root)!r} holds a sweep of other data or settings (data fingerprint, "
-                         "record_every or gradlab version differ); use another out folder")
+                         "record_every, evaluate_every or gradlab version differ); use another out folder")
     if old["grid"] == manifest["grid"]:
         return manifest
     if not extend:
@@ -308,12 +308,14 @@ def _check_manifest(store, manifest, extend):
 
 
 def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_every=100, out=None,
-          extend=False, scheduler=None, progress=None, hidden_targets=None):
+          extend=False, scheduler=None, progress=None, hidden_targets=None, evaluate_every=None):
     """Train every run of ``grid`` on ``data``; returns a `SweepResult`.
 
     ``data``: ``(X, y)``, split once (seeded, stratified, ``test_size``, ``split_seed``) and
     standardised on the training rows (``standardize``), or ``(X_train, y_train, X_test,
-    y_test)`` used as given. ``record_every`` counts updates, as in `gl.train`.
+    y_test)`` used as given. ``record_every`` and ``evaluate_every`` count updates, as in
+    `gl.train` (``evaluate_every``: only the records after its multiples, and the first and
+    last, evaluate the nets on the data; the others hold weight norms, the rest NaN).
     ``hidden_targets``: the last-hidden-layer targets of `gl.train`, shared by every run
     (each run's ``hidden_weight`` is a grid key).
 
@@ -337,11 +339,17 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
     if len(grid) == 0:
         raise ValueError("grid holds no runs")
     record_every = _checks.integer("record_every", record_every, low=1)
+    if evaluate_every is not None:
+        evaluate_every = _checks.integer("evaluate_every", evaluate_every, low=1)
+        if evaluate_every % record_every:
+            raise ValueError(f"evaluate_every ({evaluate_every}) must be a multiple of record_every ({record_every})")
+        evaluate_every = None if evaluate_every == record_every else evaluate_every
     extend = _checks.flag("extend", extend)
     data = sweep_data(data, test_size, split_seed, standardize)
     fingerprinted = data if hidden_targets is None else (*data, np.asarray(hidden_targets))
     manifest = dict(format=FORMAT, gradlab_version=__version__, grid=grid.to_json(),
-                    data=fingerprint(fingerprinted), record_every=record_every)
+                    data=fingerprint(fingerprinted), record_every=record_every,
+                    **({} if evaluate_every is None else {"evaluate_every": evaluate_every}))
     store = None
     if out is not None:
         store = _Store(out)
@@ -350,7 +358,7 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
     runs = list(dict.fromkeys(run_key(s) for s in grid))  # unique runs, in grid order
     settings = [json.loads(k) for k in runs]
     cache = {}  # checks and draws shared by runs (`_plan`)
-    plans = [_plan(s, data, record_every, hidden_targets, cache) for s in settings]
+    plans = [_plan(s, data, record_every, hidden_targets, cache, evaluate_every) for s in settings]
     index = {key: k for k, key in enumerate(runs)}
     done = {} if store is None else store.load(
         lambda key, arrays, i: _fits(plans[index[key]], arrays, i) if key in index else None)

@@ -125,6 +125,7 @@ class RunPlan:
     traced: np.ndarray
     settings: dict
     hidden_target: tuple = None  # (targets (classes, H), weight), both in the net's dtype, for the kernels
+    evaluate_every: int = None  # records at multiples of it (and the last) evaluate the data; None: every record
 
     @property
     def steps_per_epoch(self):
@@ -133,6 +134,10 @@ class RunPlan:
     @property
     def total_steps(self):
         return self.epochs * self.steps_per_epoch
+
+    @property
+    def kernel_evaluate_every(self):
+        return self.evaluate_every or self.record_every
 
     @property
     def n_records(self):
@@ -144,7 +149,7 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
              weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
              batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None, trace=None,
              hidden_targets=None, hidden_weight=0.0, optimizer="sgd", betas=(0.9, 0.999), eps=1e-8,
-             nesterov=False, data_cache=None):
+             nesterov=False, evaluate_every=None, data_cache=None):
     """Validate the arguments of `train` (same names) and return a `RunPlan`. ``data_cache``:
     a dict shared by the plans of one sweep, so its data are checked once (`_data`)."""
     _checks.net(net)
@@ -185,6 +190,11 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
     batch = n if batch_size is None else min(_checks.integer("batch_size", batch_size, low=1), n)
     epochs = _checks.integer("epochs", epochs, low=1)
     record_every = _checks.integer("record_every", record_every, low=1)
+    if evaluate_every is not None:
+        evaluate_every = _checks.integer("evaluate_every", evaluate_every, low=1)
+        if evaluate_every % record_every:
+            raise ValueError(f"evaluate_every ({evaluate_every}) must be a multiple of record_every ({record_every})")
+        evaluate_every = None if evaluate_every == record_every else evaluate_every
     seed = _checks.seed("seed", seed)
     traced = _traced_indices(net, trace)
     penalized = (net.weight_mask() | penalize_bias).astype(net.dtype)
@@ -195,10 +205,11 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
                     lr=hyper[0], momentum=hyper[4], batch_size=batch, epochs=epochs, seed=seed,
                     record_every=record_every, sizes=list(net.sizes), hidden=net.hidden,
                     output=net.output, dtype=np.dtype(net.dtype).name, trace=trace,
-                    hidden_weight=h_weight, optimizer=optimizer, betas=(b1, b2), eps=hyper[9], nesterov=nesterov)
+                    hidden_weight=h_weight, optimizer=optimizer, betas=(b1, b2), eps=hyper[9], nesterov=nesterov,
+                    **({} if evaluate_every is None else {"evaluate_every": evaluate_every}))
     F = np.dtype(net.dtype).type  # the settings keep the values given; the kernels get them rounded
     return RunPlan(net, model, X, T, labels, Xt, Tt, labels_t, hyper.astype(F), F(beta), penalized, batch, epochs,
-                   record_every, seed, traced, settings, (h_targets, F(h_weight)))
+                   record_every, seed, traced, settings, (h_targets, F(h_weight)), evaluate_every)
 
 
 def _check_in_dtype(dtype, **values):
@@ -263,14 +274,18 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
           weight_decay=0.0, confidence_penalty=0.0, penalize_bias=False, lr=0.01, momentum=0.0,
           batch_size=1, epochs=1000, seed=0, record_every=10, X_test=None, y_test=None,
           trace=None, progress=None, hidden_targets=None, hidden_weight=0.0, optimizer="sgd", betas=(0.9, 0.999),
-          eps=1e-8, nesterov=False):
+          eps=1e-8, nesterov=False, evaluate_every=None):
     """Train a copy of ``net`` on (X, y); returns a `History` whose ``net`` is the trained copy.
 
     ``y``: integer labels or an (n, K) target matrix. ``smoothing`` a is applied to the
     targets inside training (`smooth_labels`); the caller's arrays and ``net`` are never
     changed. ``batch_size``: 1 (online), any size, or None for the full batch; rows are
     reshuffled every epoch from ``seed`` (full batch: no shuffling). ``record_every`` counts
-    updates. ``trace``: weights ``(layer, from, to)`` whose per-sample deltas are recorded.
+    updates. ``evaluate_every`` (a multiple of ``record_every``; default: every record): only
+    records after a multiple of this many updates (and the first and last) evaluate the net on
+    the data (losses, accuracies, logit gap, past-target share, traces); the others hold the
+    weight norms and NaN, at a fraction of the cost.
+    ``trace``: weights ``(layer, from, to)`` whose per-sample deltas are recorded.
     ``progress``: show a progress bar (default: when stderr is a terminal).
     ``hidden_targets`` P (classes, units of the last hidden layer) with ``hidden_weight`` lam
     adds lam/2 ||a_L(x_n) - P[y_n]||^2 to each row's loss (targets for the last hidden layer's
@@ -291,7 +306,7 @@ def train(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l2=0
                     penalize_bias=penalize_bias, lr=lr, momentum=momentum, batch_size=batch_size,
                     epochs=epochs, seed=seed, record_every=record_every, X_test=X_test, y_test=y_test,
                     trace=trace, hidden_targets=hidden_targets, hidden_weight=hidden_weight, optimizer=optimizer,
-                    betas=betas, eps=eps, nesterov=nesterov)
+                    betas=betas, eps=eps, nesterov=nesterov, evaluate_every=evaluate_every)
     return run_plan(plan, progress)
 
 
@@ -339,6 +354,9 @@ def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None, optimi
         kernel_every = t0 + total
     else:
         raise ValueError(f"optimizer_state.steps ({t0}) must be a multiple of record_every ({plan.record_every})")
+    kernel_evaluate = kernel_every if plan.evaluate_every is None else plan.evaluate_every
+    if t0 % kernel_evaluate and plan.evaluate_every is not None:
+        raise ValueError(f"optimizer_state.steps ({t0}) must be a multiple of evaluate_every ({kernel_evaluate})")
     stats = np.full((plan.n_records, _kernels.N_STATS), np.nan)
     layer_norms = np.full((plan.n_records, net.n_layers), np.nan)
     traces = np.zeros((plan.n_records, n if plan.traced.size else 0, plan.traced.size), net.dtype)
@@ -348,7 +366,7 @@ def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None, optimi
     data = (plan.X, plan.T, plan.labels)
     test = (plan.Xt, plan.Tt, plan.labels_t)
 
-    _kernels.record(params, *plan.model, *data, *test, plan.traced, 0, stats, layer_norms, traces)
+    _kernels.record(params, *plan.model, *data, *test, plan.traced, 0, stats, layer_norms, traces, True)
     state[0] = 1
     per_call = epochs_per_call or chunk_epochs(n)
     online = plan.total_steps >= ONLINE_STEP_MIN_STEPS and not plan.traced.size and _fits_online_step([plan])
@@ -357,7 +375,7 @@ def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None, optimi
         one = lambda a: a.reshape(1, 1, *a.shape)
         block = (params.reshape(1, -1, 1), *plan.model, plan.hyper.reshape(1, -1, 1), plan.X, one(plan.T),
                  plan.labels, one(_kernels.pcg64_state(plan.seed)))
-        after = (plan.record_every, total, *test, one(stats), one(layer_norms), one(state))
+        after = (plan.record_every, plan.kernel_evaluate_every, total, *test, one(stats), one(layer_norms), one(state))
     if progress is None:
         progress = sys.stderr.isatty() and total * plan.batch > 10 * CHUNK_ROWS
     progress = _checks.flag("progress", progress)
@@ -371,7 +389,8 @@ def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None, optimi
             else:
                 order = epoch_orders(rng, n, plan.batch, ne).reshape(-1)
                 _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, *data,
-                                     order, plan.batch, ne, t0 + e0 * plan.steps_per_epoch, kernel_every, t0 + total,
+                                     order, plan.batch, ne, t0 + e0 * plan.steps_per_epoch, kernel_every,
+                                     kernel_evaluate, t0 + total,
                                      *test, plan.traced, stats, layer_norms, traces, state, plan.hidden_target)
                 if state[1]:
                     state[1] -= t0
@@ -485,10 +504,12 @@ def train_block(plans, runs_per_block=None, fused=None):
     if fused:
         step = _kernels.fused.step(*first.model, first.net.dtype, RB)
         _kernels.fused.train_online(step.address, W, *first.model, hyper, first.X, T, first.labels, rng, first.epochs,
-                                    0, first.record_every, first.total_steps, *test, stats, layer_norms, state)
+                                    0, first.record_every, first.kernel_evaluate_every, first.total_steps, *test, stats,
+                                    layer_norms, state)
     else:
         _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, rng,
-                            first.batch, first.epochs, 0, first.record_every, first.total_steps,
+                            first.batch, first.epochs, 0, first.record_every, first.kernel_evaluate_every,
+                            first.total_steps,
                             *test, stats, layer_norms, state, hidden_target)
     unblock = lambda a: a.reshape(NB * RB, *a.shape[2:])[:R]
     return dict(params=unblock(np.moveaxis(W, -1, 1)), stats=unblock(stats), layer_norms=unblock(layer_norms),
@@ -519,7 +540,8 @@ def _train_each(plans):
     _kernels.train_each(W, np.zeros((R, 2 * W.shape[1]), W.dtype), stack([p.penalized for p in plans]), *first.model,
                         stack([p.beta for p in plans]), stack([p.hyper for p in plans]), first.X,
                         stack([p.T for p in plans]), first.labels, stack(_rng_states([p.seed for p in plans])),
-                        first.batch, first.epochs, first.record_every, first.total_steps, first.Xt, first.Tt,
+                        first.batch, first.epochs, first.record_every, first.kernel_evaluate_every, first.total_steps,
+                        first.Xt, first.Tt,
                         first.labels_t, stats, layer_norms, state, (targets, stack([p.hidden_target[1] for p in plans])))
     return dict(params=W, stats=stats, layer_norms=layer_norms, n_written=state[:, 0].copy(),
                 diverged_at=state[:, 1].copy())

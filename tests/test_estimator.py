@@ -221,7 +221,7 @@ def test_partial_fit_keeps_the_optimizer_state_minibatch(iris, kw, dtype):
     stats, norms = np.full((3, _kernels.N_STATS), np.nan), np.full((3, 2), np.nan)
     state = np.array([1, 0])
     _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, plan.X, plan.T,
-                         plan.labels, order, 16, 2, 0, 10, 20, plan.Xt, plan.Tt, plan.labels_t, plan.traced, stats,
+                         plan.labels, order, 16, 2, 0, 10, 10, 20, plan.Xt, plan.Tt, plan.labels_t, plan.traced, stats,
                          norms, np.zeros((3, 0, 0), net.dtype), state, plan.hidden_target)
     assert state.tolist() == [3, 0]
     np.testing.assert_array_equal(clf.net_.params, params)

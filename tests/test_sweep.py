@@ -167,6 +167,45 @@ def test_sweep_equals_train_bit_for_bit(iris_split, threads):
     assert _sweep_equals_train(VARIED, iris_split, threads) >= 1  # the lr=40 runs stop alone; the others go on
 
 
+def test_records_that_do_not_evaluate_keep_the_norms_and_every_evaluated_value(iris_split):
+    """``evaluate_every``: every record keeps the weight norms; records after its multiples (and
+    the first and last) the data measures too, the others NaN; the training itself, the
+    evaluated records and the divergence step are those of the sweep that evaluates every
+    record, bit for bit, on every path (generated online step, run-innermost blocks, run by
+    run), and equal gl.train's with the same ``evaluate_every``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        full = gl.sweep(VARIED, iris_split, record_every=3)
+        sparse = gl.sweep(VARIED, iris_split, record_every=3, evaluate_every=9)
+    measures = ("train_loss", "train_acc", "test_loss", "test_acc", "logit_gap", "past_target")
+    skipped = 0
+    for k, settings in enumerate(VARIED):
+        a, b = full.run(k), sparse.run(k)
+        for f in ("step", "weight_norm", "layer_norms"):
+            np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+        np.testing.assert_array_equal(a.net.params, b.net.params)
+        assert a.diverged_at == b.diverged_at
+        total = settings["epochs"] * -(-iris_split[0].shape[0] // (settings["batch_size"] or 10 ** 9))
+        evaluated = (b.step % 9 == 0) | (b.step == total)
+        assert evaluated[0]
+        skipped += (~evaluated).sum()
+        for f in measures:
+            np.testing.assert_array_equal(getattr(b, f)[evaluated], getattr(a, f)[evaluated], err_msg=f)
+            assert np.isnan(getattr(b, f)[~evaluated]).all(), f
+        alone = _train_alone({**settings, "evaluate_every": 9}, iris_split, 3)
+        _same_history(b, alone)
+    assert skipped > 100
+
+
+def test_evaluate_every_must_be_a_multiple_of_record_every(iris_split):
+    grid = gl.Grid(seed=[0], sizes=[[4, 3, 3]], epochs=[1])
+    for bad in (0, 4, 2.5):
+        with pytest.raises((ValueError, TypeError), match="evaluate_every"):
+            gl.sweep(grid, iris_split, record_every=3, evaluate_every=bad)
+        with pytest.raises((ValueError, TypeError), match="evaluate_every"):
+            gl.train(gl.MLP([4, 3, 3]), *iris_split[:2], epochs=1, record_every=3, evaluate_every=bad)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("threads", [1, 2])
 def test_float32_sweep_equals_train_bit_for_bit(iris_split, threads):

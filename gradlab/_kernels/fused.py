@@ -214,7 +214,7 @@ def _call_step(typingctx, address, W, new, xg, tg, lr, ok):
 
 @njit(cache=True, error_model="numpy")
 def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, step0,
-                        record_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
+                        record_every, evaluate_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
     """`_train_runs_block` (runs.py) for one block of online runs, with the generated step at
     address ``step`` in place of `_forward_runs` .. `_sgd_update_runs`: the same records,
     divergence handling and row orders; ``step0`` steps were made by earlier calls."""
@@ -234,7 +234,7 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
         live[r] = state[r, 1] == 0
         ok[r] = live[r] and state[r, 0] == 0
     _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
-                 np.bool_(False))
+                 np.bool_(False), np.bool_(True))
     in_spare = False  # whether W is currently the spare buffer (new and W swap every step)
     step_no = step0
     alive = True
@@ -254,7 +254,7 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
             _call_step(step, W, new, xg, tg, lr, ok)
             if (step_no + 1) % record_every == 0 or step_no + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
-                             state, ok, np.bool_(True))
+                             state, ok, np.bool_(True), (step_no + 1) % evaluate_every == 0 or step_no + 1 == total_steps)
             _stop_failed_runs(W, new, ok, live, state, step_no)
             W, new = new, W
             in_spare = not in_spare
@@ -266,14 +266,15 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def train_online(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, step0, record_every,
-                 total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
+                 evaluate_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
     """`_train_online_block` over blocks of runs, one block per prange iteration; arrays are
     indexed by block first, as for `runs.train_runs` (W (NB, P, R), T (NB, R, n, K), ...), with
     R the width ``step`` was generated for. ``step``: the address of the shape's generated
     step (`step(...).address`)."""
     for b in prange(W.shape[0]):
         _train_online_block(step, W[b], sizes, hidden, output, loss, hyper[b], X, T[b], labels, rng[b], n_epochs,
-                            step0, record_every, total_steps, Xt, Tt, labels_t, stats[b], layer_norms[b], state[b])
+                            step0, record_every, evaluate_every, total_steps, Xt, Tt, labels_t, stats[b], layer_norms[b],
+                            state[b])
 
 
 def folder_name(digest):

@@ -384,11 +384,11 @@ def _evaluate_runs(W, sizes, hidden, output, loss, X, T, tstride, labels, A, Z, 
 
 @_jit
 def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
-                 check):
+                 check, evaluate):
     """`record` for every run r of the block with ok[r], at its record index state[r, 0]:
-    the same values, bit for bit (weight norms summed in float64 in parameter order, then the
-    rows' statistics in row order). With ``check``, a record whose loss or norm is not finite
-    clears ok[r] and is not counted; otherwise state[r, 0] advances."""
+    the same values, bit for bit (weight norms summed in float64 in parameter order, then, if
+    ``evaluate``, the rows' statistics in row order). With ``check``, a record whose loss or norm
+    is not finite clears ok[r] and is not counted; otherwise state[r, 0] advances."""
     RB = W.shape[1]
     L = sizes.shape[0] - 1
     K = sizes[-1]
@@ -422,11 +422,15 @@ def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
         p += mq + sizes[l + 1]
     for q in range(4):
         for r in range(RB):
-            total[q, r] = 0.0
-    _evaluate_runs(W, sizes, hidden, output, loss, X, T, np.int64(1), labels, A, Z, m, lb, top, zmax, rest, best,
-                   bestv, other, total)  # typed ints and flags, not literals: each literal compiles anew
+            total[q, r] = np.nan
+    if evaluate:
+        for q in range(4):
+            for r in range(RB):
+                total[q, r] = 0.0
+        _evaluate_runs(W, sizes, hidden, output, loss, X, T, np.int64(1), labels, A, Z, m, lb, top, zmax, rest, best,
+                       bestv, other, total)  # typed ints and flags, not literals: each literal compiles anew
     n = X.shape[0]
-    nt = Xt.shape[0]
+    nt = Xt.shape[0] if evaluate else 0
     for r in range(RB):
         if ok[r]:
             rec = state[r, 0]
@@ -450,7 +454,8 @@ def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
     for r in range(RB):
         if ok[r]:
             rec = state[r, 0]
-            if not check or (np.isfinite(stats[r, rec, TRAIN_LOSS]) and np.isfinite(stats[r, rec, WEIGHT_NORM])):
+            if not check or ((not evaluate or np.isfinite(stats[r, rec, TRAIN_LOSS]))
+                             and np.isfinite(stats[r, rec, WEIGHT_NORM])):
                 state[r, 0] += 1
             else:
                 ok[r] = False
@@ -504,7 +509,7 @@ def _copy_to_caller(W, new, in_spare):
 
 @_jit
 def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
-                      rng, batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
+                      rng, batch, n_epochs, step0, record_every, evaluate_every, total_steps, Xt, Tt, labels_t,
                       stats, layer_norms, state, h_targets, h_weight):
     """`train_chunk` for one block of runs (arrays with the run index r innermost; T, rng,
     stats, layer_norms and state indexed by run first). state[r] = (records written, step
@@ -551,7 +556,7 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
         for r in range(RB):
             ok[r] = live[r] and state[r, 0] == 0
         _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
-                     np.bool_(False))
+                     np.bool_(False), np.bool_(True))
     step = step0
     for e in range(n_epochs):
         _draw_orders(rng, live, perm, order, batch < n)
@@ -582,7 +587,7 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
             _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, step + 1, C, stateful, any_penalty, ok)
             if (step + 1) % record_every == 0 or step + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
-                             state, ok, np.bool_(True))
+                             state, ok, np.bool_(True), (step + 1) % evaluate_every == 0 or step + 1 == total_steps)
             _stop_failed_runs(W, new, ok, live, state, step)
             W, new = new, W
             in_spare = not in_spare
@@ -594,11 +599,12 @@ def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta,
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def train_runs(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels, rng,
-               batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state,
-               hidden_target):
+               batch, n_epochs, step0, record_every, evaluate_every, total_steps, Xt, Tt, labels_t, stats, layer_norms,
+               state, hidden_target):
     """`_train_runs_block` over blocks of runs, one block per prange iteration: every array is
     indexed by block first (W (NB, P, RB), T (NB, RB, n, K), rng (NB, RB, 6), ...)."""
     for b in prange(W.shape[0]):
         _train_runs_block(W[b], velocity[b], penalized[b], sizes, hidden, output, loss, beta[b], hyper[b], X, T[b],
-                          labels, rng[b], batch, n_epochs, step0, record_every, total_steps, Xt, Tt, labels_t,
+                          labels, rng[b], batch, n_epochs, step0, record_every, evaluate_every, total_steps, Xt, Tt,
+                          labels_t,
                           stats[b], layer_norms[b], state[b], hidden_target[0], hidden_target[1][b])

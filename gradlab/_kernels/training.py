@@ -76,9 +76,10 @@ def _evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, row
 
 @_jit
 def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, traced,
-           r, stats, layer_norms, traces):
-    """Write record r: weight norms, train and test loss/accuracy, mean logit gap, share of
-    rows past their target, and per-sample gradients of the ``traced`` parameters."""
+           r, stats, layer_norms, traces, evaluate):
+    """Write record r: weight norms and, if ``evaluate`` (else NaN), train and test
+    loss/accuracy, mean logit gap, share of rows past their target, and per-sample gradients
+    of the ``traced`` parameters."""
     L = sizes.shape[0] - 1
     p = 0
     total = 0.0
@@ -91,6 +92,13 @@ def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, 
         total += s
         p += m + sizes[l + 1]
     stats[r, WEIGHT_NORM] = math.sqrt(total)
+    if not evaluate:
+        for c in range(stats.shape[1]):
+            if c != WEIGHT_NORM:
+                stats[r, c] = np.nan
+        if traced.shape[0] > 0:
+            traces[r, :, :] = np.nan
+        return
     n = X.shape[0]
     Bmax = min(n, ROW_BLOCK)
     A, Zb, D, D2, DT, tmp, rows = _workspace(sizes, Bmax, params)
@@ -122,7 +130,7 @@ def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, 
 
 @_jit
 def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
-                order, batch, n_epochs, step0, record_every, total_steps,
+                order, batch, n_epochs, step0, record_every, evaluate_every, total_steps,
                 Xt, Tt, labels_t, traced, stats, layer_norms, traces, state, hidden_target):
     """Run ``n_epochs`` epochs of mini-batch SGD or Adam on ``params`` and the optimizer
     state ``velocity`` (2P) in place (`_sgd_update`; ``penalized`` marks the parameters that
@@ -132,7 +140,9 @@ def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, 
 
     ``order`` holds each epoch's row order (n_epochs x n, flat); an epoch is ceil(n / batch)
     steps, the last batch holding the remainder. After every ``record_every``-th step (and the
-    last) a record is written at index state[0], which is then advanced.
+    last) a record is written at index state[0], which is then advanced; it evaluates the net
+    on the data after every ``evaluate_every``-th step (a multiple of ``record_every``) and the
+    last.
 
     The run stops at the first step whose error term or new parameters are not finite, or
     whose record has a non-finite loss or norm: state[1] = that step, ``params`` keeps the
@@ -174,9 +184,10 @@ def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, 
                 in_spare = not in_spare
                 if (step + 1) % record_every == 0 or step + 1 == total_steps:
                     r = state[0]
+                    evaluate = (step + 1) % evaluate_every == 0 or step + 1 == total_steps
                     record(cur, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
-                           traced, r, stats, layer_norms, traces)
-                    finite = np.isfinite(stats[r, TRAIN_LOSS]) and np.isfinite(stats[r, WEIGHT_NORM])
+                           traced, r, stats, layer_norms, traces, evaluate)
+                    finite = (not evaluate or np.isfinite(stats[r, TRAIN_LOSS])) and np.isfinite(stats[r, WEIGHT_NORM])
                     if finite:
                         state[0] += 1
                     else:  # back to the parameters this step started from
@@ -194,7 +205,7 @@ def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def train_each(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels, rng, batch, n_epochs,
-               record_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state, hidden_target):
+               record_every, evaluate_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state, hidden_target):
     """`train` of each run r, one run per prange iteration, by `record` and `train_chunk`
     themselves (so each run's results are `train`'s, bit for bit): arrays indexed by run first
     (W (R, P), T (R, n, K), rng (R, 6), stats (R, records, N_STATS), state (R, 2), ...); each
@@ -207,14 +218,14 @@ def train_each(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper,
         traced = np.empty(0, np.int64)
         traces = np.empty((0, 0, 0), W.dtype)
         record(W[r], sizes, hidden, output, loss, X, T[r], labels, Xt, Tt, labels_t, traced, first, stats[r],
-               layer_norms[r], traces)
+               layer_norms[r], traces, np.bool_(True))
         state[r, 0] = 1
         order = np.arange(n)
         for e in range(n_epochs):
             if batch < n:
                 permutation(rng[r], order)
             train_chunk(W[r], velocity[r], penalized[r], sizes, hidden, output, loss, beta[r], hyper[r], X, T[r],
-                        labels, order, batch, one, e * steps_per_epoch, record_every, total_steps, Xt, Tt, labels_t,
+                        labels, order, batch, one, e * steps_per_epoch, record_every, evaluate_every, total_steps, Xt, Tt, labels_t,
                         traced, stats[r], layer_norms[r], traces, state[r], (hidden_target[0], hidden_target[1][r]))
             if state[r, 1] != 0:
                 break
