@@ -371,10 +371,10 @@ def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None, optimi
     per_call = epochs_per_call or chunk_epochs(n)
     online = plan.total_steps >= ONLINE_STEP_MIN_STEPS and not plan.traced.size and _fits_online_step([plan])
     if online:  # the generated online step, for one run: arrays as a block of one run (views)
-        step = _kernels.fused.step(*plan.model, net.dtype, 1)
+        step = _kernels.fused.step(*plan.model, net.dtype, 1, _kernels.fused.penalized(plan.hyper[None]))
         one = lambda a: a.reshape(1, 1, *a.shape)
-        block = (params.reshape(1, -1, 1), *plan.model, plan.hyper.reshape(1, -1, 1), plan.X, one(plan.T),
-                 plan.labels, one(_kernels.pcg64_state(plan.seed)))
+        block = (params.reshape(1, -1, 1), plan.penalized.reshape(1, -1, 1), *plan.model, plan.hyper.reshape(1, -1, 1),
+                 plan.X, one(plan.T), plan.labels, one(_kernels.pcg64_state(plan.seed)))
         after = (plan.record_every, plan.kernel_evaluate_every, total, *test, one(stats), one(layer_norms), one(state))
     if progress is None:
         progress = sys.stderr.isatty() and total * plan.batch > 10 * CHUNK_ROWS
@@ -502,10 +502,11 @@ def train_block(plans, runs_per_block=None, fused=None):
     test = (first.Xt, first.Tt, first.labels_t)
     rng = blocked(_rng_states([p.seed for p in plans]), inner_runs=False)  # the kernel draws the orders
     if fused:
-        step = _kernels.fused.step(*first.model, first.net.dtype, RB)
-        _kernels.fused.train_online(step.address, W, *first.model, hyper, first.X, T, first.labels, rng, first.epochs,
-                                    0, first.record_every, first.kernel_evaluate_every, first.total_steps, *test, stats,
-                                    layer_norms, state)
+        step = _kernels.fused.step(*first.model, first.net.dtype, RB,
+                                   _kernels.fused.penalized(np.stack([p.hyper for p in plans])))
+        _kernels.fused.train_online(step.address, W, penalized, *first.model, hyper, first.X, T, first.labels, rng,
+                                    first.epochs, 0, first.record_every, first.kernel_evaluate_every, first.total_steps,
+                                    *test, stats, layer_norms, state)
     else:
         _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, rng,
                             first.batch, first.epochs, 0, first.record_every, first.kernel_evaluate_every,

@@ -14,8 +14,9 @@ OUTPUTS = [("softmax", "ce"), ("softmax", "mse"), ("sigmoid", "ce"), ("sigmoid",
 
 
 def _plans(sizes, hidden, output, loss, dtype="float64", runs=3, n=11, lr=0.1, smoothing=(0.0, 0.2), seed=0,
-           epochs=2, record_every=5, **train_args):
-    """Plans of ``runs`` runs on random data: one row per step unless ``batch_size`` says otherwise."""
+           epochs=2, record_every=5, per_run=({},), **train_args):
+    """Plans of ``runs`` runs on random data: one row per step unless ``batch_size`` says
+    otherwise; run r adds the settings ``per_run[r % len(per_run)]``."""
     rng = np.random.default_rng(seed)
     K = sizes[-1]
     X = rng.normal(size=(n, sizes[0]))
@@ -26,7 +27,8 @@ def _plans(sizes, hidden, output, loss, dtype="float64", runs=3, n=11, lr=0.1, s
         net = gl.MLP(sizes, hidden, output, seed=seed + r, dtype=dtype)
         plans.append(training.plan_run(net, X, y, loss=loss, lr=lr, smoothing=smoothing[r % len(smoothing)],
                                        epochs=epochs, seed=seed + 10 * r, record_every=record_every,
-                                       X_test=Xt, y_test=yt, **{"batch_size": 1, **train_args}))
+                                       X_test=Xt, y_test=yt,
+                                       **{"batch_size": 1, **train_args, **per_run[r % len(per_run)]}))
     return plans
 
 
@@ -57,6 +59,41 @@ def test_generated_step_equals_run_batched_kernel(sizes, K, hidden, out, lr, see
     plans = _plans(sizes[:1] + sizes[1:] + [K], hidden, output, loss, runs=runs, lr=lr, seed=seed)
     assert fused.applies(plans[0].net.sizes, 1, np.stack([p.hyper for p in plans]), [0.0], [0.0], _params(plans))
     _same(_block(plans, True), _block(plans, False))
+
+
+PENALTIES = ({}, dict(l2=0.02), dict(l1=0.01), dict(weight_decay=0.05),
+             dict(l2=1e-3, l1=1e-3, weight_decay=0.01, penalize_bias=True))
+
+
+@settings(max_examples=6)  # each new shape compiles its step (about 1 s)
+@given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=3), K=st.integers(2, 3),
+       hidden=st.sampled_from(["tanh", "relu", "sigmoid", "identity"]), out=st.sampled_from(OUTPUTS),
+       lr=st.sampled_from([0.05, 0.5, 60.0]), seed=st.integers(0, 2 ** 16), runs=st.integers(1, 40))
+def test_generated_step_with_penalties_equals_run_batched_kernel(sizes, K, hidden, out, lr, seed, runs):
+    """L2, L1 and decoupled weight decay, on the weights or on the biases too, in one block with
+    runs that have none (lr=60: some diverge): every array the same, bit for bit."""
+    output, loss = out
+    plans = _plans(sizes + [K], hidden, output, loss, runs=runs, lr=lr, seed=seed, per_run=PENALTIES)
+    hyper = np.stack([p.hyper for p in plans])
+    assert fused.applies(plans[0].net.sizes, 1, hyper, [0.0], [0.0], _params(plans))
+    assert fused.penalized(hyper) == (runs > 1)
+    _same(_block(plans, True), _block(plans, False))
+
+
+def test_a_long_online_run_alone_takes_the_generated_step_with_penalties(monkeypatch):
+    """gl.train's path for a run of ONLINE_STEP_MIN_STEPS online steps or more, here with L2,
+    L1 and weight decay: the generated step, with the run-batched kernel's results bit for bit."""
+    plans = _plans([3, 4, 3], "tanh", "softmax", "ce", runs=1, n=40, epochs=training.ONLINE_STEP_MIN_STEPS // 40,
+                   record_every=1000, l2=1e-3, l1=1e-3, weight_decay=0.01)
+    calls = []
+    original = fused.train_online
+    monkeypatch.setattr(fused, "train_online", lambda *args: calls.append(1) or original(*args))
+    hist = training.run_plan(plans[0], progress=False)
+    assert calls
+    ref = _block(plans, False)
+    np.testing.assert_array_equal(hist.net.params, ref["params"][0])
+    np.testing.assert_array_equal(hist.weight_norm, ref["stats"][0, :, _kernels.WEIGHT_NORM])
+    np.testing.assert_array_equal(hist.train_loss, ref["stats"][0, :, _kernels.TRAIN_LOSS])
 
 
 def test_generated_step_stops_diverged_runs_alone():
@@ -92,8 +129,8 @@ def test_float32_generated_step_equals_train():
             assert run.diverged_at == alone.diverged_at
 
 
-@pytest.mark.parametrize("change", [dict(batch_size=2), dict(l2=1e-3), dict(l1=1e-3), dict(weight_decay=1e-3),
-                                    dict(momentum=0.5), dict(confidence_penalty=0.1)])
+@pytest.mark.parametrize("change", [dict(batch_size=2), dict(momentum=0.5), dict(confidence_penalty=0.1),
+                                    dict(optimizer="adam")])
 def test_other_settings_take_the_run_batched_kernel(change):
     plans = _plans([3, 4, 3], "tanh", "softmax", "ce", runs=2, **change)
     first = plans[0]

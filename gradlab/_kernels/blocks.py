@@ -786,7 +786,7 @@ def gradients(params, sizes, hidden, output, loss, X, T, per_sample, G, g):
         ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
         _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
         Gb = G[start:start + B] if per_sample else G
-        _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, Gb, g, tmp, False)
+        _backward_block(params, sizes, hidden, A, B, D, D2, DT, per_sample, Gb, g, tmp, np.bool_(False))
     if not per_sample:
         for p in range(g.shape[0]):
             g[p] /= n

@@ -1,8 +1,8 @@
 """Online SGD for blocks of runs of one small net, with a step generated per net shape.
 
 `train_runs` (runs.py) takes any shape at run time, so a step is ~110 short loops over the
-runs of a block with every value going through memory. For plain online SGD (one row per
-step, no momentum, penalties, confidence penalty or hidden targets) this module writes one
+runs of a block with every value going through memory. For online SGD (one row per step; L2,
+L1 and weight decay, but no momentum, confidence penalty or hidden targets) this module writes one
 run's whole step as straight-line code for the given shape, inside a single loop over the
 runs of a block whose width R (16, 32 or 64) is a compile-time constant. Every per-run value
 then lives in a register, and LLVM vectorises the loop across runs: all offsets into the flat
@@ -28,7 +28,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from .blocks import ADAM, CE, IDENTITY, L2, MSE, RELU, SIGMOID, SOFTMAX, TANH
+from .blocks import ADAM, CE, IDENTITY, L1, L2, MOMENTUM, MSE, RELU, SIGMOID, SOFTMAX, TANH, WEIGHT_DECAY
 from .runs import _any, _copy_to_caller, _draw_orders, _record_runs, _stop_failed_runs
 
 WIDTHS = (16, 32, 64)  # runs per block: 8 does not vectorise; W4 ran 5-10% faster with 64 than
@@ -41,11 +41,11 @@ _ACT_NAMES = {IDENTITY: "identity", TANH: "tanh", RELU: "relu", SIGMOID: "sigmoi
 
 def applies(sizes, batch, hyper, beta, hidden_weight, params):
     """Whether a block of runs can take the generated kernel: online SGD (one row per step)
-    with no momentum, Adam, penalties, weight decay, confidence penalty or hidden targets, at most
-    MAX_PARAMS parameters, and no initial parameter equal to -0.0 (see `step_source`).
+    with no momentum, Adam, confidence penalty or hidden targets, at most MAX_PARAMS
+    parameters, and no initial parameter equal to -0.0 (see `step_source`).
     hyper (runs, N_HYPER), beta and hidden_weight (runs,), params (runs, P)."""
     n_params = sum(int(a) * int(b) + int(b) for a, b in zip(sizes[:-1], sizes[1:]))
-    return (batch == 1 and n_params <= MAX_PARAMS and not hyper[:, L2:ADAM + 1].any() and not any(beta)
+    return (batch == 1 and n_params <= MAX_PARAMS and not hyper[:, MOMENTUM:ADAM + 1].any() and not any(beta)
             and not any(hidden_weight) and not (np.signbit(params) & (params == 0)).any())
 
 
@@ -60,13 +60,20 @@ def _activation(code, v):
     return v
 
 
-def step_source(sizes, hidden, output, loss, R):
-    """Source of the C callback `step(W, new, xg, tg, lr, ok)` (pointers to the data): one
-    online step of every run r < R. F and F_T name the dtype (numpy and numba).
+def penalized(hyper):
+    """Whether a block's step needs the penalty terms: a run with L2, L1 or weight decay."""
+    return bool(hyper[:, [L2, L1, WEIGHT_DECAY]].any())
+
+
+def step_source(sizes, hidden, output, loss, R, penalties=False):
+    """Source of the C callback `step(W, new, xg, tg, rates, ok, pen)` (pointers to the
+    data): one online step of every run r < R. F and F_T name the dtype (numpy and numba).
 
     W, new: (P R,) parameters before and after (parameter p of run r at p R + r);
-    xg (d R,), tg (K R,): the step's input row and targets; lr (R,), all of the dtype F;
-    ok[r] &= every output delta and new parameter of run r is finite."""
+    xg (d R,), tg (K R,): the step's input row and targets; rates (4 R,): lr, l2, l1,
+    weight decay of each run; pen (P R,): 1 where penalties and decay act, else 0; all of the
+    dtype F. ok[r] &= every output delta and new parameter of run r is finite. Without
+    ``penalties`` the step reads only lr."""
     L = len(sizes) - 1
     K = sizes[-1]
     body = [f"a0_{i} = xg[{i * R} + r]" for i in range(sizes[0])]
@@ -106,7 +113,9 @@ def step_source(sizes, hidden, output, loss, R):
                  for k in range(K)]
     else:
         body += [f"d{L}_{k} = {out}_{k} - tg[{k * R} + r]" for k in range(K)]
-    body.append("rate = lr[r]")
+    body.append("rate = rates[r]")
+    if penalties:
+        body += [f"l2 = rates[{R} + r]", f"l1 = rates[{2 * R} + r]", f"wd = rates[{3 * R} + r]"]
     # backward, as `_backward_runs` with one row: sums in the dtype for the hidden deltas; then
     # `_sgd_update_runs` without penalties (scale 1.0). Its gradients start at +0.0, so a
     # gradient of -0.0 enters it as +0.0; here it is used as it is, which gives the same new
@@ -129,33 +138,41 @@ def step_source(sizes, hidden, output, loss, R):
         grads = [(b0 + o, f"d{l + 1}_{o}") for o in range(fo)]
         grads += [(w0 + i * fo + o, f"a{l}_{i} * d{l + 1}_{o}") for i in range(fi) for o in range(fo)]
         for q, g in grads:
-            body.append(f"v = F(W[{q * R} + r] - rate * ({g}))")
+            if penalties:  # `_updated` of `_sgd_update_runs`' g = 1.0 (0.0 + g), exactly
+                w, pen = f"W[{q * R} + r]", f"pen[{q * R} + r]"
+                body.append(f"g = F(0.0) + ({g})")
+                body.append(f"g = g + {pen} * (l2 * {w} + l1 * np.sign({w}))")
+                body.append(f"v = F({w} - rate * g - rate * wd * {pen} * {w})")
+            else:
+                body.append(f"v = F(W[{q * R} + r] - rate * ({g}))")
             body.append(f"new[{q * R} + r] = v")
             body.append(f"c{n_sums % 4} += v - v")
             n_sums += 1
     body.append("ok[r] &= ((c0 + c1) + (c2 + c3)) == 0.0")
     P = offsets[-1][1] + K
     lines = ["@cfunc(types.void(types.CPointer(F_T), types.CPointer(F_T), types.CPointer(F_T), types.CPointer(F_T),",
-             "                  types.CPointer(F_T), types.CPointer(types.boolean)),",
+             "                  types.CPointer(F_T), types.CPointer(types.boolean), types.CPointer(F_T)),",
              '       cache=True, error_model="numpy")',
-             "def step(pW, pnew, pxg, ptg, plr, pok):",
+             "def step(pW, pnew, pxg, ptg, prates, pok, ppen):",
              f"    W = carray(pW, {P * R})",
              f"    new = carray(pnew, {P * R})",
              f"    xg = carray(pxg, {sizes[0] * R})",
              f"    tg = carray(ptg, {K * R})",
-             f"    lr = carray(plr, {R})",
+             f"    rates = carray(prates, {4 * R})",
              f"    ok = carray(pok, {R})",
+             f"    pen = carray(ppen, {P * R})",
              f"    for r in range({R}):"]
     return "\n".join(lines + ["        " + line for line in body]) + "\n"
 
 
-def module_source(sizes, hidden, output, loss, dtype, R):
+def module_source(sizes, hidden, output, loss, dtype, R, penalties=False):
     """The generated module: imports, the dtype, and `step`."""
     return (f'"""Generated by gradlab._kernels.fused for sizes {list(sizes)}, hidden {_ACT_NAMES[hidden]}, '
-            f'output {_ACT_NAMES[output]}, loss code {loss}, {dtype}, {R} runs per block; do not edit."""\n'
+            f'output {_ACT_NAMES[output]}, loss code {loss}, {dtype}, {R} runs per block'
+            f'{", penalties" if penalties else ""}; do not edit."""\n'
             "import numpy as np\nfrom numba import carray, cfunc, types\n\n"
             "from gradlab._kernels.blocks import _activation_slope, _exp, _sigmoid, _tanh\n\n"
-            f"F = np.{dtype}\nF_T = types.{dtype}\n\n\n") + step_source(sizes, hidden, output, loss, R)
+            f"F = np.{dtype}\nF_T = types.{dtype}\n\n\n") + step_source(sizes, hidden, output, loss, R, penalties)
 
 
 _loaded = {}
@@ -167,22 +184,24 @@ def block_width(runs, threads):
     return max([w for w in WIDTHS if w <= per_thread], default=WIDTHS[0])
 
 
-def step(sizes, hidden, output, loss, dtype, R):
-    """The generated step for this shape and dtype (a `numba.cfunc`; `train_online` takes its
-    ``address``), written and compiled on first use, then loaded from numba's cache."""
+def step(sizes, hidden, output, loss, dtype, R, penalties=False):
+    """The generated step for this shape and dtype, with or without the penalty terms (a
+    `numba.cfunc`; `train_online` takes its ``address``), written and compiled on first use,
+    then loaded from numba's cache."""
     sizes = tuple(int(s) for s in sizes)
     dtype = np.dtype(dtype).name
     if R not in WIDTHS and R != 1:
         raise ValueError(f"runs per block must be 1 (a run alone) or one of {WIDTHS}; got {R}")
-    key = (sizes, hidden, output, loss, dtype, R)
+    penalties = bool(penalties)
+    key = (sizes, hidden, output, loss, dtype, R, penalties)
     if key in _loaded:
         return _loaded[key]
     from . import generated_folder
-    name = "online_{}_{}_{}_loss{}_{}_r{}".format("x".join(map(str, sizes)), _ACT_NAMES[hidden],
-                                                _ACT_NAMES[output], loss, dtype, R)
+    name = "online_{}_{}_{}_loss{}_{}_r{}{}".format("x".join(map(str, sizes)), _ACT_NAMES[hidden],
+                                                  _ACT_NAMES[output], loss, dtype, R, "_pen" if penalties else "")
     folder = generated_folder()
     path = folder / f"{name}.py"
-    source = module_source(sizes, hidden, output, loss, dtype, R)
+    source = module_source(sizes, hidden, output, loss, dtype, R, penalties)
     try:
         current = path.read_text()
     except OSError:
@@ -201,19 +220,19 @@ def step(sizes, hidden, output, loss, dtype, R):
 
 
 @intrinsic
-def _call_step(typingctx, address, W, new, xg, tg, lr, ok):
-    """Call the C function at ``address`` with the data pointers of the six arrays."""
+def _call_step(typingctx, address, W, new, xg, tg, rates, ok, pen):
+    """Call the C function at ``address`` with the data pointers of the seven arrays."""
     def codegen(context, builder, signature, args):
         pointers = [context.make_array(ty)(context, builder, value).data
                     for ty, value in zip(signature.args[1:], args[1:])]
         fnty = ir.FunctionType(ir.VoidType(), [p.type for p in pointers])
         builder.call(builder.inttoptr(args[0], fnty.as_pointer()), pointers)
         return context.get_dummy_value()
-    return types.void(address, W, new, xg, tg, lr, ok), codegen
+    return types.void(address, W, new, xg, tg, rates, ok, pen), codegen
 
 
 @njit(cache=True, error_model="numpy")
-def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, step0,
+def _train_online_block(step, W, penalized, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, step0,
                         record_every, evaluate_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
     """`_train_runs_block` (runs.py) for one block of online runs, with the generated step at
     address ``step`` in place of `_forward_runs` .. `_sgd_update_runs`: the same records,
@@ -225,7 +244,10 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
     new = np.empty_like(W)
     xg = np.empty((d, RB), X.dtype)
     tg = np.empty((K, RB), T.dtype)
-    lr = hyper[0].astype(W.dtype)  # the step reads it through a pointer to W's dtype (a no-op copy when it is)
+    rates = np.empty((4, RB), W.dtype)  # lr, l2, l1, weight decay: the step reads them through one pointer
+    for q in range(4):
+        for r in range(RB):
+            rates[q, r] = hyper[q, r]
     ok = np.empty(RB, np.bool_)
     live = np.empty(RB, np.bool_)
     perm = np.empty(n, np.int64)
@@ -251,7 +273,7 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
                 for k in range(K):
                     tg[k, r] = T[r, row, k]
                 ok[r] = live[r]
-            _call_step(step, W, new, xg, tg, lr, ok)
+            _call_step(step, W, new, xg, tg, rates, ok, penalized)
             if (step_no + 1) % record_every == 0 or step_no + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
                              state, ok, np.bool_(True), (step_no + 1) % evaluate_every == 0 or step_no + 1 == total_steps)
@@ -265,16 +287,16 @@ def _train_online_block(step, W, sizes, hidden, output, loss, hyper, X, T, label
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def train_online(step, W, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, step0, record_every,
-                 evaluate_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
+def train_online(step, W, penalized, sizes, hidden, output, loss, hyper, X, T, labels, rng, n_epochs, step0,
+                 record_every, evaluate_every, total_steps, Xt, Tt, labels_t, stats, layer_norms, state):
     """`_train_online_block` over blocks of runs, one block per prange iteration; arrays are
     indexed by block first, as for `runs.train_runs` (W (NB, P, R), T (NB, R, n, K), ...), with
     R the width ``step`` was generated for. ``step``: the address of the shape's generated
     step (`step(...).address`)."""
     for b in prange(W.shape[0]):
-        _train_online_block(step, W[b], sizes, hidden, output, loss, hyper[b], X, T[b], labels, rng[b], n_epochs,
-                            step0, record_every, evaluate_every, total_steps, Xt, Tt, labels_t, stats[b], layer_norms[b],
-                            state[b])
+        _train_online_block(step, W[b], penalized[b], sizes, hidden, output, loss, hyper[b], X, T[b], labels, rng[b],
+                            n_epochs, step0, record_every, evaluate_every, total_steps, Xt, Tt, labels_t, stats[b],
+                            layer_norms[b], state[b])
 
 
 def folder_name(digest):

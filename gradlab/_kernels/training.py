@@ -122,7 +122,8 @@ def record(params, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, 
             B = min(Bmax, n - start)
             ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
             _error_term_block(A[ob:ob + K * B], Zb, T, rows, B, K, loss, output, 0.0, D)
-            _backward_block(params, sizes, hidden, A, B, D, D2, DT, True, G, G[0], tmp, False)
+            _backward_block(params, sizes, hidden, A, B, D, D2, DT, np.bool_(True), G, G[0], tmp,
+                            np.bool_(False))  # typed flags, not literals: each literal compiles anew
             for j in range(B):
                 for c in range(traced.shape[0]):
                     traces[r, start + j, c] = G[j, traced[c]]
@@ -177,7 +178,7 @@ def train_chunk(params, velocity, penalized, sizes, hidden, output, loss, beta, 
                     grad[p] = 0.0
                 if use_extra:
                     _hidden_target_block(A, sizes, B, rows, labels, h_targets, h_weight, extra)
-                _backward_block(cur, sizes, hidden, A, B, D, D2, DT, False, no_G, grad, extra, use_extra)
+                _backward_block(cur, sizes, hidden, A, B, D, D2, DT, np.bool_(False), no_G, grad, extra, use_extra)
                 finite = _sgd_update(cur, nxt, grad, 1.0 / B, velocity, penalized, hyper, step + 1)
             if finite:
                 cur, nxt = nxt, cur
