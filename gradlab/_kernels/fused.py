@@ -66,14 +66,15 @@ def penalized(hyper):
 
 
 def step_source(sizes, hidden, output, loss, R, penalties=False):
-    """Source of the C callback `step(W, new, xg, tg, rates, ok, pen)` (pointers to the
-    data): one online step of every run r < R. F and F_T name the dtype (numpy and numba).
+    """Source of the C callback `step(W, new, xg, tg, rates, ok)` (pointers to the data): one
+    online step of every run r < R. F and F_T name the dtype (numpy and numba).
 
     W, new: (P R,) parameters before and after (parameter p of run r at p R + r);
-    xg (d R,), tg (K R,): the step's input row and targets; rates (4 R,): lr, l2, l1,
-    weight decay of each run; pen (P R,): 1 where penalties and decay act, else 0; all of the
-    dtype F. ok[r] &= every output delta and new parameter of run r is finite. Without
-    ``penalties`` the step reads only lr."""
+    xg (d R,), tg (K R,): the step's input row and targets; rates (5 R,): each run's lr, l2,
+    l1, weight decay and whether they act on its biases (1 or 0; on weights always), all of
+    the dtype F. ok[r] &= every output delta and new parameter of run r is finite. Without
+    ``penalties`` the step reads only lr. (No further pointer: with more, LLVM stops proving
+    the accesses apart and the loop over runs no longer vectorises.)"""
     L = len(sizes) - 1
     K = sizes[-1]
     body = [f"a0_{i} = xg[{i * R} + r]" for i in range(sizes[0])]
@@ -115,7 +116,8 @@ def step_source(sizes, hidden, output, loss, R, penalties=False):
         body += [f"d{L}_{k} = {out}_{k} - tg[{k * R} + r]" for k in range(K)]
     body.append("rate = rates[r]")
     if penalties:
-        body += [f"l2 = rates[{R} + r]", f"l1 = rates[{2 * R} + r]", f"wd = rates[{3 * R} + r]"]
+        body += [f"l2 = rates[{R} + r]", f"l1 = rates[{2 * R} + r]", f"wd = rates[{3 * R} + r]",
+                 f"bias_pen = rates[{4 * R} + r]"]
     # backward, as `_backward_runs` with one row: sums in the dtype for the hidden deltas; then
     # `_sgd_update_runs` without penalties (scale 1.0). Its gradients start at +0.0, so a
     # gradient of -0.0 enters it as +0.0; here it is used as it is, which gives the same new
@@ -139,7 +141,7 @@ def step_source(sizes, hidden, output, loss, R, penalties=False):
         grads += [(w0 + i * fo + o, f"a{l}_{i} * d{l + 1}_{o}") for i in range(fi) for o in range(fo)]
         for q, g in grads:
             if penalties:  # `_updated` of `_sgd_update_runs`' g = 1.0 (0.0 + g), exactly
-                w, pen = f"W[{q * R} + r]", f"pen[{q * R} + r]"
+                w, pen = f"W[{q * R} + r]", "bias_pen" if q >= b0 else "F(1.0)"
                 body.append(f"g = F(0.0) + ({g})")
                 body.append(f"g = g + {pen} * (l2 * {w} + l1 * np.sign({w}))")
                 body.append(f"v = F({w} - rate * g - rate * wd * {pen} * {w})")
@@ -151,16 +153,15 @@ def step_source(sizes, hidden, output, loss, R, penalties=False):
     body.append("ok[r] &= ((c0 + c1) + (c2 + c3)) == 0.0")
     P = offsets[-1][1] + K
     lines = ["@cfunc(types.void(types.CPointer(F_T), types.CPointer(F_T), types.CPointer(F_T), types.CPointer(F_T),",
-             "                  types.CPointer(F_T), types.CPointer(types.boolean), types.CPointer(F_T)),",
+             "                  types.CPointer(F_T), types.CPointer(types.boolean)),",
              '       cache=True, error_model="numpy")',
-             "def step(pW, pnew, pxg, ptg, prates, pok, ppen):",
+             "def step(pW, pnew, pxg, ptg, prates, pok):",
              f"    W = carray(pW, {P * R})",
              f"    new = carray(pnew, {P * R})",
              f"    xg = carray(pxg, {sizes[0] * R})",
              f"    tg = carray(ptg, {K * R})",
-             f"    rates = carray(prates, {4 * R})",
+             f"    rates = carray(prates, {5 * R})",
              f"    ok = carray(pok, {R})",
-             f"    pen = carray(ppen, {P * R})",
              f"    for r in range({R}):"]
     return "\n".join(lines + ["        " + line for line in body]) + "\n"
 
@@ -220,15 +221,15 @@ def step(sizes, hidden, output, loss, dtype, R, penalties=False):
 
 
 @intrinsic
-def _call_step(typingctx, address, W, new, xg, tg, rates, ok, pen):
-    """Call the C function at ``address`` with the data pointers of the seven arrays."""
+def _call_step(typingctx, address, W, new, xg, tg, rates, ok):
+    """Call the C function at ``address`` with the data pointers of the six arrays."""
     def codegen(context, builder, signature, args):
         pointers = [context.make_array(ty)(context, builder, value).data
                     for ty, value in zip(signature.args[1:], args[1:])]
         fnty = ir.FunctionType(ir.VoidType(), [p.type for p in pointers])
         builder.call(builder.inttoptr(args[0], fnty.as_pointer()), pointers)
         return context.get_dummy_value()
-    return types.void(address, W, new, xg, tg, rates, ok, pen), codegen
+    return types.void(address, W, new, xg, tg, rates, ok), codegen
 
 
 @njit(cache=True, error_model="numpy")
@@ -244,10 +245,11 @@ def _train_online_block(step, W, penalized, sizes, hidden, output, loss, hyper, 
     new = np.empty_like(W)
     xg = np.empty((d, RB), X.dtype)
     tg = np.empty((K, RB), T.dtype)
-    rates = np.empty((4, RB), W.dtype)  # lr, l2, l1, weight decay: the step reads them through one pointer
-    for q in range(4):
-        for r in range(RB):
+    rates = np.empty((5, RB), W.dtype)  # lr, l2, l1, weight decay (hyper's first rows), penalties on biases
+    for r in range(RB):
+        for q in range(4):
             rates[q, r] = hyper[q, r]
+        rates[4, r] = penalized[sizes[0] * sizes[1], r]  # the first bias
     ok = np.empty(RB, np.bool_)
     live = np.empty(RB, np.bool_)
     perm = np.empty(n, np.int64)
@@ -273,7 +275,7 @@ def _train_online_block(step, W, penalized, sizes, hidden, output, loss, hyper, 
                 for k in range(K):
                     tg[k, r] = T[r, row, k]
                 ok[r] = live[r]
-            _call_step(step, W, new, xg, tg, rates, ok, penalized)
+            _call_step(step, W, new, xg, tg, rates, ok)
             if (step_no + 1) % record_every == 0 or step_no + 1 == total_steps:
                 _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
                              state, ok, np.bool_(True), (step_no + 1) % evaluate_every == 0 or step_no + 1 == total_steps)
