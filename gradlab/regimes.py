@@ -111,9 +111,9 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
 
     ``conditions``: dicts of extra `Grid` keys (one value each), e.g. ``{"smoothing": 0.1}``;
     ``evaluate(res, runs, split)`` returns one dict per run id of ``runs`` (the run's final
-    measures; ``split`` the `knobs.Split`). The runs of one data set, training-set size and
-    condition train in one `gl.sweep`, cached under ``ctx.runs / <name>-<data>-<rows>-<grid
-    hash>``, so a condition added to a map trains only its own runs. ``every_epoch``: record
+    measures; ``split`` the `knobs.Split`). The runs of one data set and training-set size
+    train in one `gl.sweep` (so a net's runs under every condition share a kernel call, and its
+    threads), cached under ``ctx.runs / <name>-<data>-<rows>-<grid hash>``. ``every_epoch``: record
     each run once an epoch (for `norm_growth`), evaluating it on the data every
     ``evaluate_epochs`` epochs (`gl.train`'s ``evaluate_every``; the other records hold only
     weight norms); otherwise only at its end. ``evaluate_key``
@@ -127,31 +127,30 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
         K = int(max(split.y_fit.max(), split.y_test.max())) + 1
         record_every = -(-y.size // BATCH) if every_epoch else 10 ** 9  # steps per epoch
         evaluate_every = record_every * evaluate_epochs if every_epoch and evaluate_epochs > 1 else None
-        for cond in conditions:  # one sweep per condition: a condition added later trains only its own runs
-            parts = [(r, Grid(seed=list(seeds), **r.settings(X.shape[1], K), **{k: [v] for k, v in cond.items()}))
-                     for r in regimes if (r.data, r.train_size) == (data, n)]
-            grid = sum((g for _, g in parts[1:]), parts[0][1])
-            spec = grid.to_json() + ("" if evaluate_every is None else f"|evaluate_every={evaluate_every}")
-            out = ctx.runs / f"{name}-{data}-{n}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
-            if ctx.fresh and out.exists():
-                shutil.rmtree(out)
-            res = sweep(grid, (X, y, split.X_test, split.y_test), record_every=record_every, out=out,
-                        progress=ctx.progress, scheduler=ctx.scheduler, evaluate_every=evaluate_every)
-            index = {run_key(s): k for k, s in enumerate(res.settings)}
-            owner = {index[run_key(s)]: (r, s["seed"]) for r, g in parts for s in g}
-            final = res.final
-            runs = final.run.to_numpy()
-            if evaluate_key is None:
-                measured = evaluate(res, runs, split)
-            else:
-                from . import cache
-                key = {"sweep": out.name, "evaluate": evaluate_key, "runs": runs,
-                       "data": [split.X_val, split.y_val, split.X_test, split.y_test]}
-                measured = cache.cached(ctx, f"{name}-measures", key, lambda: evaluate(res, runs, split))
-            for k, measures in zip(runs, measured):
-                r, seed = owner[k]
-                tables.append({**asdict(r), **cond, "seed": seed, "train_acc": float(final.train_acc[k]),
-                               "diverged": not pd.isna(final.diverged_at[k]), **measures})
+        parts = [(r, cond, Grid(seed=list(seeds), **r.settings(X.shape[1], K), **{k: [v] for k, v in cond.items()}))
+                 for cond in conditions for r in regimes if (r.data, r.train_size) == (data, n)]
+        grid = sum((g for _, _, g in parts[1:]), parts[0][2])
+        spec = grid.to_json() + ("" if evaluate_every is None else f"|evaluate_every={evaluate_every}")
+        out = ctx.runs / f"{name}-{data}-{n}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
+        if ctx.fresh and out.exists():
+            shutil.rmtree(out)
+        res = sweep(grid, (X, y, split.X_test, split.y_test), record_every=record_every, out=out,
+                    progress=ctx.progress, scheduler=ctx.scheduler, evaluate_every=evaluate_every)
+        index = {run_key(s): k for k, s in enumerate(res.settings)}
+        owner = {index[run_key(s)]: (r, cond, s["seed"]) for r, cond, g in parts for s in g}
+        final = res.final
+        runs = final.run.to_numpy()  # condition by condition, each regime's seeds together
+        if evaluate_key is None:
+            measured = evaluate(res, runs, split)
+        else:
+            from . import cache
+            key = {"sweep": out.name, "evaluate": evaluate_key, "runs": runs,
+                   "data": [split.X_val, split.y_val, split.X_test, split.y_test]}
+            measured = cache.cached(ctx, f"{name}-measures", key, lambda: evaluate(res, runs, split))
+        for k, measures in zip(runs, measured):
+            r, cond, seed = owner[k]
+            tables.append({**asdict(r), **cond, "seed": seed, "train_acc": float(final.train_acc[k]),
+                           "diverged": not pd.isna(final.diverged_at[k]), **measures})
     return pd.DataFrame(tables), keys
 
 
