@@ -6,6 +6,7 @@
 - mnist-shape: the same 64 runs of [784, 64, 10], 3 epochs, on random data: 5,000 rows of
   N(0, 1) inputs with uniform labels over 10 classes (numpy seed 0), 4,000 training rows after
   the split: MNIST's width at a size that times in seconds.
+- digits-narrow: the digits runs with [64, 16, 10], the width of most regime-map cells.
 
 gradlab: ``gl.sweep(grid, data, record_every=<all steps>)`` then ``res.final`` (records at step 0
 and the end only). jax: one run is a ``lax.scan`` over each epoch's full batches plus one
@@ -31,12 +32,13 @@ from gradlab.sweep import sweep_data
 SMOOTHING = np.linspace(0, 0.3, 16)
 SEEDS = range(4)
 LR, BATCH = 0.05, 32
-WORKLOADS = {"digits": ([64, 128, 10], 5), "mnist-shape": ([784, 64, 10], 3)}
+WORKLOADS = {"digits": ([64, 128, 10], 5), "mnist-shape": ([784, 64, 10], 3),
+             "digits-narrow": ([64, 16, 10], 5)}  # the regime maps' narrow nets
 TOL = {"float64": 1e-9, "float32": 2e-4}  # max |jax - gradlab| over final parameters
 
 
 def raw_data(name):
-    if name == "digits":
+    if name.startswith("digits"):
         from sklearn.datasets import load_digits
         X, y = load_digits(return_X_y=True)
         return X.astype(float), y
