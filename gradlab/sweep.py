@@ -24,7 +24,7 @@ from . import _checks, _kernels
 from .datasets import standardize, train_test_split
 from .grid import Grid
 from .nets import MLP
-from .training import make_history, plan_run, train_block
+from .training import evaluate_interval, make_history, plan_run, train_block
 
 BLOCK_RUNS = 256  # runs per kernel call and per result file
 STAT_COLUMNS = ("weight_norm", "train_loss", "train_acc", "test_loss", "test_acc", "logit_gap", "past_target")
@@ -339,11 +339,7 @@ def sweep(grid, data, test_size=0.2, split_seed=0, standardize=True, record_ever
     if len(grid) == 0:
         raise ValueError("grid holds no runs")
     record_every = _checks.integer("record_every", record_every, low=1)
-    if evaluate_every is not None:
-        evaluate_every = _checks.integer("evaluate_every", evaluate_every, low=1)
-        if evaluate_every % record_every:
-            raise ValueError(f"evaluate_every ({evaluate_every}) must be a multiple of record_every ({record_every})")
-        evaluate_every = None if evaluate_every == record_every else evaluate_every
+    evaluate_every = evaluate_interval(evaluate_every, record_every)
     extend = _checks.flag("extend", extend)
     data = sweep_data(data, test_size, split_seed, standardize)
     fingerprinted = data if hidden_targets is None else (*data, np.asarray(hidden_targets))

@@ -190,11 +190,7 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
     batch = n if batch_size is None else min(_checks.integer("batch_size", batch_size, low=1), n)
     epochs = _checks.integer("epochs", epochs, low=1)
     record_every = _checks.integer("record_every", record_every, low=1)
-    if evaluate_every is not None:
-        evaluate_every = _checks.integer("evaluate_every", evaluate_every, low=1)
-        if evaluate_every % record_every:
-            raise ValueError(f"evaluate_every ({evaluate_every}) must be a multiple of record_every ({record_every})")
-        evaluate_every = None if evaluate_every == record_every else evaluate_every
+    evaluate_every = evaluate_interval(evaluate_every, record_every)
     seed = _checks.seed("seed", seed)
     traced = _traced_indices(net, trace)
     penalized = (net.weight_mask() | penalize_bias).astype(net.dtype)
@@ -210,6 +206,17 @@ def plan_run(net, X, y, loss="ce", smoothing=0.0, smoothing_variant="uniform", l
     F = np.dtype(net.dtype).type  # the settings keep the values given; the kernels get them rounded
     return RunPlan(net, model, X, T, labels, Xt, Tt, labels_t, hyper.astype(F), F(beta), penalized, batch, epochs,
                    record_every, seed, traced, settings, (h_targets, F(h_weight)), evaluate_every)
+
+
+def evaluate_interval(evaluate_every, record_every):
+    """``evaluate_every`` checked against ``record_every`` (a positive multiple of it); None
+    when every record evaluates (not given, or equal to ``record_every``)."""
+    if evaluate_every is None:
+        return None
+    evaluate_every = _checks.integer("evaluate_every", evaluate_every, low=1)
+    if evaluate_every % record_every:
+        raise ValueError(f"evaluate_every ({evaluate_every}) must be a multiple of record_every ({record_every})")
+    return None if evaluate_every == record_every else evaluate_every
 
 
 def _check_in_dtype(dtype, **values):

@@ -422,11 +422,8 @@ def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
         p += mq + sizes[l + 1]
     for q in range(4):
         for r in range(RB):
-            total[q, r] = np.nan
+            total[q, r] = 0.0 if evaluate else np.nan  # NaN: a record of the norms alone
     if evaluate:
-        for q in range(4):
-            for r in range(RB):
-                total[q, r] = 0.0
         _evaluate_runs(W, sizes, hidden, output, loss, X, T, np.int64(1), labels, A, Z, m, lb, top, zmax, rest, best,
                        bestv, other, total)  # typed ints and flags, not literals: each literal compiles anew
     n = X.shape[0]
@@ -606,5 +603,4 @@ def train_runs(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper,
     for b in prange(W.shape[0]):
         _train_runs_block(W[b], velocity[b], penalized[b], sizes, hidden, output, loss, beta[b], hyper[b], X, T[b],
                           labels, rng[b], batch, n_epochs, step0, record_every, evaluate_every, total_steps, Xt, Tt,
-                          labels_t,
-                          stats[b], layer_norms[b], state[b], hidden_target[0], hidden_target[1][b])
+                          labels_t, stats[b], layer_norms[b], state[b], hidden_target[0], hidden_target[1][b])

@@ -226,7 +226,8 @@ def train_each(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper,
             if batch < n:
                 permutation(rng[r], order)
             train_chunk(W[r], velocity[r], penalized[r], sizes, hidden, output, loss, beta[r], hyper[r], X, T[r],
-                        labels, order, batch, one, e * steps_per_epoch, record_every, evaluate_every, total_steps, Xt, Tt, labels_t,
-                        traced, stats[r], layer_norms[r], traces, state[r], (hidden_target[0], hidden_target[1][r]))
+                        labels, order, batch, one, e * steps_per_epoch, record_every, evaluate_every, total_steps, Xt,
+                        Tt, labels_t, traced, stats[r], layer_norms[r], traces, state[r],
+                        (hidden_target[0], hidden_target[1][r]))
             if state[r, 1] != 0:
                 break
