@@ -84,6 +84,9 @@ def cell_table(runs, keys):
         table = table.merge(d.rename(columns={"diff": name, "se": f"{name}_se", "n": f"{name}_seeds"}), on=keys,
                             how="left")
         table[f"{a}_norm_ratio"] = (table.set_index(keys)[f"{a}_norm"] / table.set_index(keys)[f"{b}_norm"]).to_numpy()
+    d = regimes.paired(runs, keys, runs.condition == "ls", runs.condition == "hard", "norm")
+    table = table.merge(d.rename(columns={"diff": "ls_minus_hard_norm", "se": "ls_minus_hard_norm_se"})
+                        .drop(columns="n"), on=keys, how="left")
     table["fitted"] = table.hard_train_acc_min == 1
     table["c6"] = [rules.c6_cell(*v) for v in table[["hard_growth", "hard_growth_se"]].to_numpy()]
     for claim, ls, hard in (("c7", "ls", "hard"), ("c10", "mse_ls", "mse_hard")):
@@ -113,7 +116,8 @@ def numbers_of(table, panels, cfg):
                               "CE + LS norm growing")
     c7 += [Number("no_contrast_cells", int(((calls["ls"] == "not growing") & (calls["hard"] != "growing")).sum()),
                   "regimes", "cells where the norms stop growing with LS and do not grow with hard targets either"),
-           *_ratio_numbers(table.ls_norm_ratio, "CE")]
+           *_ratio_numbers(table.ls_norm_ratio, "CE"),
+           *maps.base_norm_numbers(table, "ls_minus_hard_norm")]
     c10 = maps.verdict_numbers(table, "c10", panels, "MSE + LS norms not growing, MSE hard targets' growing "
                                "(rules.c7_cell)", "MSE + LS norm growing")
     c10 += [Number("no_contrast_cells", int(((calls["mse_ls"] == "not growing") & (calls["mse_hard"] != "growing")).sum()),

@@ -104,7 +104,7 @@ def map_runs(ctx):
     conditions = [{"smoothing": 0.0}] + [{"smoothing": a} for a in cfg["a"]]
     runs, keys = regimes.sweep_cells(ctx, "c11_map", regimes.cells(cfg["panels"]), conditions, range(cfg["seeds"]),
                                      lambda res, ids, split: regimes.calibration(res, ids, split, BINS),
-                                     evaluate_key=("calibration", BINS))
+                                     evaluate_key=("calibration", BINS, "logit_gap", "weight_norm"))
     return runs, keys, cfg
 
 

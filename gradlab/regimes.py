@@ -59,6 +59,16 @@ class Regime:
                     epochs=[self.epochs], **{k: [v] for k, v in OPTIMIZERS[self.optimizer].items()})
 
 
+BASE = Regime()  # digits 64-16-10, 100 epochs, SGD: a cell of every map, where the report compares maps
+
+
+def at(table, regime, column):
+    """``column`` of the row of ``table`` (one row per cell) for ``regime``; NaN when the map has
+    no such cell."""
+    row = table[(table[list(AXES)] == pd.Series(asdict(regime))[list(AXES)]).all(axis=1)]
+    return float(row[column].iloc[0]) if len(row) else float("nan")
+
+
 def axis_text(axis, value):
     """A value as the report names it: 'all' training rows, 'momentum 0.9', '2 layers'."""
     if axis == "train_size":
@@ -109,8 +119,9 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
                 evaluate_epochs=1):
     """Train every regime under every condition and seed; one table row per run.
 
-    ``conditions``: dicts of extra `Grid` keys (one value each), e.g. ``{"smoothing": 0.1}``;
-    ``evaluate(res, runs, split)`` returns one dict per run id of ``runs`` (the run's final
+    ``conditions``: dicts of extra `Grid` keys (one value each), e.g. ``{"smoothing": 0.1}``, the
+    same for every regime; or a function of a `Regime` returning its own list of them (e.g. a
+    penalty strength matched per cell); ``evaluate(res, runs, split)`` returns one dict per run id of ``runs`` (the run's final
     measures; ``split`` the `knobs.Split`). The runs of one data set and training-set size
     train in one `gl.sweep` (so a net's runs under every condition share a kernel call, and its
     threads), cached under ``ctx.runs / <name>-<data>-<rows>-<grid hash>``. ``every_epoch``: record
@@ -120,6 +131,7 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
     (what ``evaluate`` computes, e.g. ``("calibration", 15)``): the measures are cached beside
     the sweep too (`gradlab.cache`), so a second report does not evaluate again."""
     regimes, keys = list(regimes), [f.name for f in fields(Regime)]
+    of = conditions if callable(conditions) else (lambda r: conditions)
     tables = []
     for data, n in dict.fromkeys((r.data, r.train_size) for r in regimes):
         split = knobs.split(data)
@@ -127,8 +139,11 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
         K = int(max(split.y_fit.max(), split.y_test.max())) + 1
         record_every = -(-y.size // BATCH) if every_epoch else 10 ** 9  # steps per epoch
         evaluate_every = record_every * evaluate_epochs if every_epoch and evaluate_epochs > 1 else None
+        here = [r for r in regimes if (r.data, r.train_size) == (data, n)]
+        order = [(r, c) for c in conditions for r in here] if not callable(conditions) else \
+            [(r, c) for r in here for c in of(r)]
         parts = [(r, cond, Grid(seed=list(seeds), **r.settings(X.shape[1], K), **{k: [v] for k, v in cond.items()}))
-                 for cond in conditions for r in regimes if (r.data, r.train_size) == (data, n)]
+                 for r, cond in order]
         grid = sum((g for _, _, g in parts[1:]), parts[0][2])
         spec = grid.to_json() + ("" if evaluate_every is None else f"|evaluate_every={evaluate_every}")
         out = ctx.runs / f"{name}-{data}-{n}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
@@ -170,7 +185,8 @@ def paired(table, keys, a, b, value, value_b=None):
 def calibration(res, runs, split, bins=15):
     """`evaluate` for `sweep_cells`: per run, validation NLL and the test measures of
     `compare.calibration` (NLL, ECE, accuracy; the same after temperature scaling fitted on
-    the validation rows)."""
+    the validation rows), the mean test logit gap (`compare.logit_gaps`) and the final weight
+    norm."""
     import warnings
 
     from scipy.special import softmax
@@ -178,6 +194,7 @@ def calibration(res, runs, split, bins=15):
     from . import compare, metrics
     from .grads import logits
     rows = []
+    norms = res.final.set_index("run").weight_norm
     for k in runs:
         net = res.run(int(k)).net
         zv, zt = logits(net, split.X_val), logits(net, split.X_test)
@@ -185,8 +202,15 @@ def calibration(res, runs, split, bins=15):
             warnings.filterwarnings("ignore", message="fit_temperature", category=RuntimeWarning)
             cal = compare.calibration(zv, split.y_val, zt, split.y_test, bins)
         rows.append({"val_nll": metrics.nll(softmax(zv, axis=1), split.y_val), **cal,
-                     "T_at_bound": cal["T"] in (metrics.T_MIN, metrics.T_MAX)})
+                     "T_at_bound": cal["T"] in (metrics.T_MIN, metrics.T_MAX),
+                     "logit_gap": float(compare.logit_gaps(zt, split.y_test).mean()), "weight_norm": float(norms[k])})
     return rows
+
+
+def final_norms(res, runs, split):
+    """`evaluate` for `sweep_cells`: per run, its final weight norm alone (``weight_norm``)."""
+    norms = res.final.set_index("run").weight_norm
+    return [{"weight_norm": float(norms[k])} for k in runs]
 
 
 def norm_growth(epochs):

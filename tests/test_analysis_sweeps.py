@@ -1,7 +1,8 @@
 """The C8, C9 and C11 analysis scripts in quick mode, into temporary folders: their figures
-(non-empty PNGs of the expected size), data (expected columns), and verdicts: C8's and C9's
-inputs recomputed from the data saved beside their figures, and report.json holding each verdict. The four scripts share
-one runs folder, as in the report, so the digits and Iris sweeps are trained once."""
+(non-empty PNGs of the expected size), data (expected columns), and verdicts: C8's (map and
+one regime) and C9's inputs recomputed from the data saved beside their figures, and report.json
+holding each verdict. The scripts share one runs folder, as in the report, so the digits and
+Iris sweeps and C11's map are trained once."""
 import json
 import struct
 
@@ -13,9 +14,9 @@ from gradlab.report import ClaimResult, Context, document, rules, style
 from gradlab.report.paths import ANALYSIS
 from gradlab.report.runner import load_script
 
-SCRIPTS = ("c08_matched_regularisers", "c09_regimes", "c09_sensitivity", "c11_calibration", "c11_geometry",
+SCRIPTS = ("c08_matched_regularisers", "c08_regimes", "c09_regimes", "c09_sensitivity", "c11_calibration", "c11_geometry",
            "c11_regimes")
-PANELS = {"c08_matched_regularisers": (2, 4), "c09_regimes": (1, 3), "c09_sensitivity": (2, 4),
+PANELS = {"c08_matched_regularisers": (2, 4), "c08_regimes": (1, 3), "c09_regimes": (1, 3), "c09_sensitivity": (2, 4),
           "c11_calibration": (2, 3), "c11_geometry": (1, 3), "c11_regimes": (1, 3)}
 COLUMNS = {
     "c08_matched_regularisers__pairs.csv": ["a", "method", "strength", "counted", "test_nll_ls", "test_nll_other",
@@ -26,6 +27,9 @@ COLUMNS = {
                                             "pred_alike_next"],
     "c08_matched_regularisers__sweep.csv": ["knob", "value", "seed", "weight_norm", "test_acc", "test_nll"],
     "c08_matched_regularisers__logit_gaps.csv": ["method", "logit_gap"],
+    "c08_regimes__cells.csv": ["data", "width", "epochs", "lambda", "norm_gap", "nll_diff", "nll_se",
+                               "null_ece_diff", "logit_gap_margin", "verdict"],
+    "c08_regimes__strengths.csv": ["data", "width", "l2", "seed", "weight_norm"],
     "c09_sensitivity__runs.csv": ["data", "knob", "value", "seed", "test_acc", "test_nll"],
     "c09_sensitivity__sensitivity.csv": ["data", "knob", "sensitivity", "slope", "seed_sd", "useful_low", "useful_high",
                                          "low", "high", "span", "best"],
@@ -76,7 +80,7 @@ def test_data_files_hold_the_expected_columns(report, csv, columns):
 def test_report_json_holds_each_verdict_and_its_figures(report):
     _, results, rep = report
     claims = [r for name in SCRIPTS for r in results[name] if isinstance(r, ClaimResult)]
-    # c11_calibration and c11_geometry support C11, c09_sensitivity C9
+    # c11_calibration and c11_geometry support C11, c09_sensitivity C9, c08_matched_regularisers C8
     assert sorted(r.claim for r in claims) == ["C11", "C8", "C9"]
     for r in claims:
         entry = rep["claims"][r.claim]
@@ -125,8 +129,7 @@ def test_c8_verdict_inputs_recomputed_from_the_saved_seeds(report):
     pair, then the shares the rule is given; they equal the pairs table and the reported numbers,
     and the rule on the recomputed shares gives the reported verdict."""
     out, results, _ = report
-    (c8,) = results["c08_matched_regularisers"]
-    n = numbers_of(results, "C8")
+    n = numbers_of(results, "C8", "c08_matched_regularisers")
     seeds = pd.read_csv(out / "c08_matched_regularisers__seeds.csv")
     pairs = pd.read_csv(out / "c08_matched_regularisers__pairs.csv").set_index(["a", "method"])
     margin = {"test_acc": 0.005, "test_nll": 0.02, "test_ece": 0.01, "predictions": 0.01}
@@ -166,7 +169,83 @@ def test_c8_verdict_inputs_recomputed_from_the_saved_seeds(report):
     recomputed["unmatched_pairs"] = sum(p not in pairs.loc[a].index for a in grids["matched"] for p in ("l2", "l1"))
     assert (n["lambda_at_grid_edge"], n["unmatched_pairs"]) == (recomputed["lambda_at_grid_edge"],
                                                                 recomputed["unmatched_pairs"])
-    assert rules.rule_c8(**recomputed) == (c8.verdict, c8.reason)
+    verdict, reason = rules.rule_c8(**recomputed)
+    assert n["rule_c8_one_regime"] == verdict
+    (supporting,) = results["c08_matched_regularisers"]
+    assert next(x.note for x in supporting.numbers if x.name == "rule_c8_one_regime").endswith(reason)
+
+
+def _loglog(curve, target):
+    """The strength where ``curve`` (seed-mean norm by strength, sorted) first brackets ``target``,
+    interpolated linearly in (log strength, log norm); NaN if it never does."""
+    for (l0, n0), (l1, n1) in zip(curve.items(), list(curve.items())[1:]):
+        if min(n0, n1) <= target <= max(n0, n1):
+            return np.exp(np.log(l0) + (np.log(target) - np.log(n0)) / (np.log(n1) - np.log(n0))
+                          * (np.log(l1) - np.log(l0)))
+    return np.nan
+
+
+def test_c8_map_inputs_recomputed_from_the_saved_runs(report):
+    """From c08_regimes' saved runs and strength sweep alone: each cell's matched strength (log-log
+    interpolation of the seed-mean norm), the paired differences L2 - LS and hard - LS with
+    their standard errors, each cell's verdict by the cell rule, and the counts the map rule is
+    given; the rule on them gives the reported verdict."""
+    out, results, _ = report
+    (c8,) = results["c08_regimes"]
+    n = numbers_of(results, "C8", "c08_regimes")
+    runs = pd.read_csv(out / "c08_regimes__runs.csv")
+    strengths = pd.read_csv(out / "c08_regimes__strengths.csv")
+    cells = pd.read_csv(out / "c08_regimes__cells.csv")
+    keys = ["data", "width", "depth", "epochs", "train_size", "optimizer"]
+    assert set(runs.method) == {"hard", "ls", "l2"} and len(cells) == n["cells"]
+    verdicts, unmatched, null_agrees = [], 0, 0
+    differ, toward = ({m: 0 for m in ("nll", "ece", "logit_gap")} for _ in range(2))
+    for key, cell in runs.groupby(keys):
+        row = cells.set_index(keys).loc[key]
+        by = {m: cell[cell.method == m].sort_values("seed") for m in ("hard", "ls", "l2")}
+        probes = strengths.set_index(keys).loc[[key]]
+        target = by["ls"].weight_norm.mean()
+        first = _loglog(probes[probes.probe == 1].groupby("l2").weight_norm.mean(), target)
+        second = sorted(set(probes[probes.probe == 2].l2))  # the second probe: at the strength the first gives
+        assert second == ([pytest.approx(first, rel=1e-12)] if np.isfinite(first) else [])
+        lam = _loglog(probes.groupby("l2").weight_norm.mean(), target)
+        assert row["lambda"] == pytest.approx(lam, rel=1e-12, nan_ok=True)
+        if not np.isfinite(lam):
+            assert by["l2"].empty and row.verdict == "inconclusive"
+            unmatched += 1
+            verdicts.append(row.verdict)
+            continue
+        assert list(by["l2"].seed) == list(by["ls"].seed) == list(by["hard"].seed)
+        assert (by["l2"].l2 == row["lambda"]).all()
+        norm_gap = by["l2"].weight_norm.mean() / target - 1
+        assert row.norm_gap == pytest.approx(norm_gap, rel=1e-9, abs=1e-12)
+        unmatched += abs(norm_gap) > 0.05
+        margin = {"nll": 0.02, "ece": 0.01, "logit_gap": 0.05 * abs(by["ls"].logit_gap.mean())}
+        args, null_calls, direction = [], [], {"nll": -1, "ece": -1, "logit_gap": 1}
+        for prefix, other in (("", "l2"), ("null_", "hard")):
+            for m in ("nll", "ece", "logit_gap"):
+                d = by[other][m].to_numpy() - by["ls"][m].to_numpy()
+                mean, se = d.mean(), d.std(ddof=1) / np.sqrt(d.size)
+                assert row[f"{prefix}{m}_diff"] == pytest.approx(mean, abs=1e-12)
+                assert row[f"{prefix}{m}_se"] == pytest.approx(se, abs=1e-12)
+                call = _c8_status(mean, se, margin[m], False)
+                assert row[f"{prefix}{m}_call"] == call
+                args += [mean, se] + ([margin[m]] if (prefix, m) == ("", "logit_gap") else [])
+                if prefix:
+                    null_calls.append(call)
+                else:
+                    differ[m] += call == "differ"
+                    toward[m] += call == "differ" and direction[m] * mean > 0
+        null_agrees += all(c == "agree" for c in null_calls)
+        verdicts.append(rules.c8_cell(*args, norm_gap))
+        assert row.verdict == verdicts[-1]
+    recomputed = dict(cells=len(verdicts), cells_holds=verdicts.count("holds"), cells_fails=verdicts.count("fails"),
+                      domain_holds=n["domain_holds"], domain_fails=n["domain_fails"], unmatched_cells=unmatched,
+                      null_agrees_cells=null_agrees, a=0.1, **{f"differ_{m}_cells": v for m, v in differ.items()},
+                      l2_lower_nll_cells=toward["nll"], l2_lower_ece_cells=toward["ece"],
+                      l2_larger_gap_cells=toward["logit_gap"])
+    assert {k: n[k] for k in recomputed} == recomputed
+    assert rules.rule_c8_map(**recomputed) == (c8.verdict, c8.reason)
 
 
 def _window(v, best, span):

@@ -294,3 +294,18 @@ def test_the_report_says_when_two_sections_disagree():
     assert not consistency.check(_with_numbers(c11, dict(e1, ls_minus_hard_ece=0.03)))[0]["agree"]
     # a check whose numbers are missing is left out, not guessed
     assert len(consistency.check(_with_numbers({}, e1))) == 0
+
+
+def test_the_report_compares_c7s_and_c8s_maps_on_the_norm_ls_leaves():
+    """C7's and C8's maps share the cell digits 64-16-10, SGD, 100 epochs with the same seeds: a
+    planted gap in their LS-minus-hard norm difference is reported, equal numbers agree, and the
+    line carries no margin call (the check has none)."""
+    from gradlab.report import consistency
+    entry = lambda v: {"numbers": [{"name": "base_norm_ls_minus_hard", "value": v},
+                                   {"name": "base_norm_ls_minus_hard_se", "value": 0.05}]}
+    report = lambda c7, c8: {"claims": {"C7": entry(c7), "C8": entry(c8)}}
+    (row,) = consistency.check(report(-1.2, -1.2))
+    assert row["agree"] and row["calls"] is None
+    assert not consistency.check(report(-1.2, -0.9))[0]["agree"]  # 0.3 apart, 2 combined SE = 0.14
+    text = "\n".join(consistency.render(report(-1.2, -0.9)))
+    assert "C7 -1.2 ± 0.05, C8 -0.9 ± 0.05: they **disagree**" in text

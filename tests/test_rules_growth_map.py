@@ -105,3 +105,42 @@ def test_rule_c9_map_reaches_each_verdict(change, verdict):
     assert got == verdict, reason
     if verdict != "inconclusive":
         assert "0.03 ± 0.01 (data digits, hidden width 5)" in reason and "a = 0 (hard targets) in 7" in reason
+
+
+C8_MAP = dict(MAP, unmatched_cells=1, null_agrees_cells=2, differ_nll_cells=0, differ_ece_cells=0,
+              differ_logit_gap_cells=0, l2_lower_nll_cells=0, l2_lower_ece_cells=0, l2_larger_gap_cells=0, a=0.1)
+# one regime of C8's map: L2 minus LS on NLL, ECE, logit gap (diff, se), the gap's margin; hard minus LS
+AGREE = (0.005, 0.002, 0.002, 0.001, 0.05, 0.02)  # every 2-SE interval inside its margin (0.02, 0.01, 0.2)
+NULL_DIFFERS = (0.2, 0.01, 0.05, 0.005, 2.0, 0.1)
+
+
+@pytest.mark.parametrize("cell, null, norm_gap, verdict", [
+    (AGREE, NULL_DIFFERS, 0.01, "holds"),
+    (AGREE, AGREE, 0.01, "inconclusive"),  # hard targets agree too: LS did nothing the agreement could show
+    (AGREE[:2] + AGREE[2:4] + (2.0, 0.1), NULL_DIFFERS, 0.01, "fails"),  # the logit gap differs beyond its margin
+    ((0.1, 0.01) + AGREE[2:], AGREE, 0.01, "fails"),  # NLL differs, whatever the null does
+    ((0.015, 0.01) + AGREE[2:], NULL_DIFFERS, 0.01, "inconclusive"),  # NLL's interval reaches past the margin
+    (AGREE, NULL_DIFFERS, 0.08, "inconclusive"),  # norms not matched within 5%
+    (AGREE, NULL_DIFFERS, -0.08, "inconclusive"),
+    (AGREE, NULL_DIFFERS, math.nan, "inconclusive"),
+    ((math.nan,) + AGREE[1:], NULL_DIFFERS, 0.0, "inconclusive"),
+])
+def test_c8_cell_reaches_each_verdict(cell, null, norm_gap, verdict):
+    (nd, ns, ed, es, gd, gs), margin = cell, 0.2
+    assert rules.c8_cell(nd, ns, ed, es, gd, gs, margin, *null, norm_gap) == verdict
+
+
+@pytest.mark.parametrize("change, verdict", [
+    ({}, "holds"), (dict(cells_holds=12), "inconclusive"),
+    (dict(cells_fails=2, domain_fails="epochs 10", differ_nll_cells=2), "holds in part"),
+    (dict(cells_holds=0, cells_fails=15, domain_holds="no regime", domain_fails="everywhere", differ_ece_cells=9,
+          l2_lower_ece_cells=7), "does not hold"),
+    (dict(a=None), "inconclusive"), (dict(cells=0), "inconclusive"),
+])
+def test_rule_c8_map_reaches_each_verdict(change, verdict):
+    got, reason = rules.rule_c8_map(**{**C8_MAP, **change})
+    assert got == verdict, reason
+    if verdict == "does not hold":
+        assert "differs for everywhere: on NLL in 0 regimes (L2 lower in 0), on ECE in 9 (L2 lower in 7)" in reason
+    if verdict != "inconclusive":
+        assert "a = 0.1" in reason and "In 1 regimes no strength" in reason and "In 2 regimes hard targets" in reason

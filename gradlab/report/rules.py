@@ -543,6 +543,72 @@ def rule_c8(matched_pairs, repeated_pairs, l2_vs_weight_decay_max_rel_norm_gap,
     return verdict, "; ".join(parts)
 
 
+# ---- C8 over its regime map ----
+
+# A cell's L2 run counts as norm-matched when its seed-mean final weight norm is within 5% of LS's: the
+# same 5% C8 allows layer norms (C8_RTOL), since interpolating on a decade grid leaves a few percent.
+C8_NORM_MATCH = 0.05
+C8_CELL_MEASURES = ("nll", "ece", "logit_gap")
+
+
+def c8_cell(nll_diff, nll_se, ece_diff, ece_se, logit_gap_diff, logit_gap_se, logit_gap_margin, null_nll_diff,
+            null_nll_se, null_ece_diff, null_ece_se, null_logit_gap_diff, null_logit_gap_se, norm_gap):
+    """C8 ('an L2 penalty does roughly what LS does') in one regime. Inputs: test NLL, ECE and mean
+    logit gap of L2 at the strength matching LS's final weight norm minus LS, paired over seeds
+    (``*_diff``, ``*_se``), the same for hard targets without a penalty minus LS (``null_*``, the
+    control), and ``norm_gap``, the matched run's seed-mean norm over LS's minus 1. Each measure by
+    `c8_status` (margins: C8_TOL's NLL and ECE, ``logit_gap_margin`` = C8_RTOL of LS's gap). Fails
+    when L2 differs from LS on any of the three; holds when it agrees on all three and the null
+    does not agree on at least one (so agreement shows something LS does); inconclusive otherwise,
+    when the norms are not matched within C8_NORM_MATCH, or for a missing input."""
+    v = locals()
+    if _unmeasured(**v) or abs(float(norm_gap)) > C8_NORM_MATCH:
+        return "inconclusive"
+    margin = {"nll": C8_TOL["test_nll"], "ece": C8_TOL["test_ece"], "logit_gap": float(logit_gap_margin)}
+    calls = [c8_status(v[f"{m}_diff"], v[f"{m}_se"], margin[m]) for m in C8_CELL_MEASURES]
+    null = [c8_status(v[f"null_{m}_diff"], v[f"null_{m}_se"], margin[m]) for m in C8_CELL_MEASURES]
+    if "differ" in calls:
+        return "fails"
+    return "holds" if all(c == "agree" for c in calls) and any(n != "agree" for n in null) \
+        else "inconclusive"
+
+
+def rule_c8_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, unmatched_cells, null_agrees_cells,
+                differ_nll_cells, differ_ece_cells, differ_logit_gap_cells, l2_lower_nll_cells, l2_lower_ece_cells,
+                l2_larger_gap_cells, a):
+    """C8 over its regime map: per cell `c8_cell` on L2 at LS's weight norm against LS at ``a``;
+    the claim's verdict by `_map_verdict`. The reason names where L2 does what LS does and where
+    it does not, on which measures (``differ_*_cells``: cells where L2 differs from LS on that
+    measure; ``l2_lower_nll_cells``, ``l2_lower_ece_cells``, ``l2_larger_gap_cells``: of those,
+    where L2's value is the lower NLL / ECE or the larger gap), how many cells could not be matched
+    by norm (``unmatched_cells``) and in how many hard targets alone agree with LS on all three
+    measures (``null_agrees_cells``: LS did nothing measurable there, so agreement could show
+    nothing)."""
+    counts = dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails, unmatched_cells=unmatched_cells,
+                  null_agrees_cells=null_agrees_cells, differ_nll_cells=differ_nll_cells,
+                  differ_ece_cells=differ_ece_cells, differ_logit_gap_cells=differ_logit_gap_cells,
+                  l2_lower_nll_cells=l2_lower_nll_cells, l2_lower_ece_cells=l2_lower_ece_cells,
+                  l2_larger_gap_cells=l2_larger_gap_cells, a=a)
+    verdict, text, ok = _map_counted(counts, dict(domain_holds=domain_holds, domain_fails=domain_fails))
+    if not ok:
+        return verdict, text
+    text += (f", comparing LS at a = {_g(float(a))} with an L2 penalty whose strength gives the same final weight "
+             f"norm (within {_g(100 * C8_NORM_MATCH)}%), paired over seeds")
+    if int(cells_holds):
+        text += (f". L2 agrees with LS on test NLL, ECE and logit gap (2-SE intervals inside the margins) for "
+                 f"{domain_holds}")
+    if int(cells_fails):
+        text += (f". It differs for {domain_fails}: on NLL in {int(differ_nll_cells)} regimes (L2 lower in "
+                 f"{int(l2_lower_nll_cells)}), on ECE in {int(differ_ece_cells)} (L2 lower in {int(l2_lower_ece_cells)}), "
+                 f"on the logit gap in {int(differ_logit_gap_cells)} (L2 larger in {int(l2_larger_gap_cells)})")
+    if int(unmatched_cells):
+        text += f". In {int(unmatched_cells)} regimes no strength on the grid matched LS's norm (inconclusive)"
+    if int(null_agrees_cells):
+        text += (f". In {int(null_agrees_cells)} regimes hard targets without a penalty agree with LS on all three "
+                 "measures: LS changes nothing measurable there")
+    return verdict, text
+
+
 # ---- C9 ----
 
 # Two knobs are compared by the steepest change of seed-mean test NLL per decade of the knob over its useful
