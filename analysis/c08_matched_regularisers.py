@@ -240,8 +240,6 @@ def run(ctx):
         numbers += [Number(f"{m}_ls_a_{s['hist_a']:g}", float(r[f'{m}_ls'].iloc[0])),
                     Number(f"{m}_matched_l2_minus_ls_a_{s['hist_a']:g}", float(r[f'{m}_diff'].iloc[0]), "",
                            f"paired over seeds, standard error {float(r[f'{m}_se'].iloc[0]):.2g}")]
-    verdict, reason = rules.reapply("rule_c8", numbers)
-
     figures = []
     if len(counted):
         hist_runs = {"ls": ls_gaps[ls[ls.smoothing == s["hist_a"]].index].ravel()}
@@ -264,13 +262,11 @@ def run(ctx):
                                                               rules.C8_RTOL.items()}},
                                "null control": "hard targets without any penalty against LS at each a",
                                "weight decay": "not counted: equal to L2 under plain SGD" if repeated else "counted"})
-    numbers.append(Number("rule_c8_one_regime", verdict, "", "C8's pair rule (rules.rule_c8) applied to this regime: "
-                          + reason))
-    return [Supporting("C8", "One regime in detail (digits 64-32-10 tanh, online SGD, the knob sweeps shared with C9 "
-                       "and C11): LS at a from 0.01 to 0.3 against L2, L1 and decoupled weight decay at matched final "
-                       "weight norm, with hard targets as the null control; test accuracy, NLL, ECE, layer norms, "
-                       "logit-gap histograms and agreement of predictions.",
-                       [f for f in figures if f.endswith(".png")], numbers)]
+    return [Supporting.judged("C8", "One regime in detail (digits 64-32-10 tanh, online SGD, the knob sweeps shared "
+                              "with C9 and C11): LS at a from 0.01 to 0.3 against L2, L1 and decoupled weight decay at "
+                              "matched final weight norm, with hard targets as the null control; test accuracy, NLL, "
+                              "ECE, layer norms, logit-gap histograms and agreement of predictions", "rule_c8", numbers,
+                              [f for f in figures if f.endswith(".png")])]
 
 if __name__ == "__main__":
     script_main(run, CLAIMS)

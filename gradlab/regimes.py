@@ -136,6 +136,7 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
     for data, n in dict.fromkeys((r.data, r.train_size) for r in regimes):
         split = knobs.split(data)
         X, y = training_rows(split, n)
+        trained = replace(split, X_fit=X, y_fit=y)  # what `evaluate` sees: the rows the runs trained on
         K = int(max(split.y_fit.max(), split.y_test.max())) + 1
         record_every = -(-y.size // BATCH) if every_epoch else 10 ** 9  # steps per epoch
         evaluate_every = record_every * evaluate_epochs if every_epoch and evaluate_epochs > 1 else None
@@ -156,12 +157,12 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
         final = res.final
         runs = final.run.to_numpy()  # condition by condition, each regime's seeds together
         if evaluate_key is None:
-            measured = evaluate(res, runs, split)
+            measured = evaluate(res, runs, trained)
         else:
             from . import cache
             key = {"sweep": out.name, "evaluate": evaluate_key, "runs": runs,
                    "data": [split.X_val, split.y_val, split.X_test, split.y_test]}
-            measured = cache.cached(ctx, f"{name}-measures", key, lambda: evaluate(res, runs, split))
+            measured = cache.cached(ctx, f"{name}-measures", key, lambda: evaluate(res, runs, trained))
         for k, measures in zip(runs, measured):
             r, cond, seed = owner[k]
             tables.append({**asdict(r), **cond, "seed": seed, "train_acc": float(final.train_acc[k]),
@@ -182,29 +183,30 @@ def paired(table, keys, a, b, value, value_b=None):
     return out.reset_index()
 
 
-def calibration(res, runs, split, bins=15):
-    """`evaluate` for `sweep_cells`: per run, validation NLL and the test measures of
-    `compare.calibration` (NLL, ECE, accuracy; the same after temperature scaling fitted on
-    the validation rows), the mean test logit gap (`compare.logit_gaps`) and the final weight
-    norm."""
+def net_calibration(net, split, bins=15):
+    """One net's validation NLL and the test measures of `compare.calibration` (NLL, ECE,
+    accuracy; the same after temperature scaling fitted on the validation rows of ``split``), its
+    mean test logit gap (`compare.logit_gaps`) and whether the temperature sits at a bound."""
     import warnings
 
     from scipy.special import softmax
 
     from . import compare, metrics
     from .grads import logits
-    rows = []
+    zv, zt = logits(net, split.X_val), logits(net, split.X_test)
+    with warnings.catch_warnings():  # a temperature at its bound is kept (T_at_bound)
+        warnings.filterwarnings("ignore", message="fit_temperature", category=RuntimeWarning)
+        cal = compare.calibration(zv, split.y_val, zt, split.y_test, bins)
+    return {"val_nll": metrics.nll(softmax(zv, axis=1), split.y_val), **cal,
+            "T_at_bound": cal["T"] in (metrics.T_MIN, metrics.T_MAX),
+            "logit_gap": float(compare.logit_gaps(zt, split.y_test).mean())}
+
+
+def calibration(res, runs, split, bins=15):
+    """`evaluate` for `sweep_cells`: per run, `net_calibration` of its final net and its final
+    weight norm."""
     norms = res.final.set_index("run").weight_norm
-    for k in runs:
-        net = res.run(int(k)).net
-        zv, zt = logits(net, split.X_val), logits(net, split.X_test)
-        with warnings.catch_warnings():  # a temperature at its bound is kept (T_at_bound)
-            warnings.filterwarnings("ignore", message="fit_temperature", category=RuntimeWarning)
-            cal = compare.calibration(zv, split.y_val, zt, split.y_test, bins)
-        rows.append({"val_nll": metrics.nll(softmax(zv, axis=1), split.y_val), **cal,
-                     "T_at_bound": cal["T"] in (metrics.T_MIN, metrics.T_MAX),
-                     "logit_gap": float(compare.logit_gaps(zt, split.y_test).mean()), "weight_norm": float(norms[k])})
-    return rows
+    return [{**net_calibration(res.run(int(k)).net, split, bins), "weight_norm": float(norms[k])} for k in runs]
 
 
 def final_norms(res, runs, split):

@@ -15,9 +15,9 @@ from gradlab.report.paths import ANALYSIS
 from gradlab.report.runner import load_script
 
 SCRIPTS = ("c08_matched_regularisers", "c08_regimes", "c09_regimes", "c09_sensitivity", "c11_calibration", "c11_geometry",
-           "c11_regimes")
+           "c11_regimes", "e01_regimes")
 PANELS = {"c08_matched_regularisers": (2, 4), "c08_regimes": (1, 3), "c09_regimes": (1, 3), "c09_sensitivity": (2, 4),
-          "c11_calibration": (2, 3), "c11_geometry": (1, 3), "c11_regimes": (1, 3)}
+          "c11_calibration": (2, 3), "c11_geometry": (1, 3), "c11_regimes": (1, 3), "e01_regimes": (1, 3)}
 COLUMNS = {
     "c08_matched_regularisers__pairs.csv": ["a", "method", "strength", "counted", "test_nll_ls", "test_nll_other",
                                             "test_nll_diff", "test_nll_se", "test_nll_margin", "test_nll_status",
@@ -81,7 +81,7 @@ def test_report_json_holds_each_verdict_and_its_figures(report):
     _, results, rep = report
     claims = [r for name in SCRIPTS for r in results[name] if isinstance(r, ClaimResult)]
     # c11_calibration and c11_geometry support C11, c09_sensitivity C9, c08_matched_regularisers C8
-    assert sorted(r.claim for r in claims) == ["C11", "C8", "C9"]
+    assert sorted(r.claim for r in claims) == ["C11", "C8", "C9", "E1"]
     for r in claims:
         entry = rep["claims"][r.claim]
         assert (entry["verdict"], entry["reason"]) == (r.verdict, r.reason)
@@ -89,7 +89,7 @@ def test_report_json_holds_each_verdict_and_its_figures(report):
         assert (entry["verdict"], entry["reason"]) == rules.reapply(entry["rule"], entry["numbers"])
         assert all((report[0] / f).exists() for f in entry["figures"])
     text = (report[0] / "REPORT.md").read_text()
-    assert all(f"## {c}:" in text for c in ("C8", "C9", "C11"))
+    assert all(f"## {c}:" in text for c in ("C8", "C9", "C11", "E1"))
 
 
 def numbers_of(results, claim, script=None):
@@ -169,10 +169,9 @@ def test_c8_verdict_inputs_recomputed_from_the_saved_seeds(report):
     recomputed["unmatched_pairs"] = sum(p not in pairs.loc[a].index for a in grids["matched"] for p in ("l2", "l1"))
     assert (n["lambda_at_grid_edge"], n["unmatched_pairs"]) == (recomputed["lambda_at_grid_edge"],
                                                                 recomputed["unmatched_pairs"])
-    verdict, reason = rules.rule_c8(**recomputed)
-    assert n["rule_c8_one_regime"] == verdict
+    verdict, reason = rules.rule_c8(**recomputed)  # the one regime's verdict, shown beside C8's map
     (supporting,) = results["c08_matched_regularisers"]
-    assert next(x.note for x in supporting.numbers if x.name == "rule_c8_one_regime").endswith(reason)
+    assert supporting.caption.endswith(f"Judged alone by rules.rule_c8: {verdict}; {reason}.")
 
 
 def _loglog(curve, target):
@@ -379,3 +378,55 @@ def test_c9_map_verdict_inputs_follow_from_c11s_runs_csv(report):
     assert n["nll_regret_max"] == pytest.approx(cells.nll_regret.max())
     (c9,) = results["c09_regimes"]
     assert rules.reapply("rule_c9_map", [{"name": k, "value": v} for k, v in n.items()]) == (c9.verdict, c9.reason)
+
+
+def test_e1_map_inputs_recomputed_from_the_saved_runs(report):
+    """From e01_regimes' saved runs and C11's map runs alone: LS's a per cell (lowest seed-mean
+    validation NLL over a > 0), the students' and hard targets' (the null) paired differences to
+    LS at that a with their standard errors, each measure's call and each cell's verdict, and the
+    counts the map rule is given; the rule on them gives the reported verdict."""
+    out, results, _ = report
+    (e1,) = results["e01_regimes"]
+    n = numbers_of(results, "E1", "e01_regimes")
+    runs = pd.read_csv(out / "e01_regimes__runs.csv")
+    c11 = pd.read_csv(out / "c11_regimes__runs.csv")
+    cells = pd.read_csv(out / "e01_regimes__cells.csv")
+    keys = ["data", "width", "depth", "epochs", "train_size", "optimizer"]
+    assert set(runs.method) == {"ls", "cm", "hp", "hard"} and len(cells) == n["cells"]
+    sign, margin = {"acc": 1, "nll": -1, "ece": -1}, {"acc": 0.005, "nll": 0.02, "ece": 0.01}
+    verdicts, stands, behind = [], {"cm": 0, "hp": 0, "hard": 0}, {"cm": 0, "hp": 0, "hard": 0}
+    for key, cell in runs.groupby(keys):
+        row = cells.set_index(keys).loc[key]
+        val = c11.set_index(keys).loc[[key]]
+        a = val[val.smoothing > 0].groupby("smoothing").val_nll.mean().idxmin()
+        assert row.a == a
+        ls = val[val.smoothing == a].sort_values("seed")
+        assert np.array_equal(cell[cell.method == "ls"].sort_values("seed").nll, ls.nll)
+        args, calls = [], {}
+        for t in ("cm", "hp", "hard"):
+            student = cell[cell.method == t].sort_values("seed")
+            assert list(student.seed) == list(ls.seed)
+            for m in ("acc", "nll", "ece"):
+                d = student[m].to_numpy() - ls[m].to_numpy()
+                mean, se = d.mean(), d.std(ddof=1) / np.sqrt(d.size)
+                assert row[f"{t}_{m}_diff"] == pytest.approx(mean, abs=1e-12)
+                assert row[f"{t}_{m}_se"] == pytest.approx(se, abs=1e-12)
+                g, lo, hi = sign[m] * mean, sign[m] * mean - 2 * se, sign[m] * mean + 2 * se
+                call = ("beats" if g > margin[m] and lo > 0 else "falls behind" if g < -margin[m] and hi < 0 else
+                        "matches" if -margin[m] <= lo and hi <= margin[m] else "undecided")
+                assert row[f"{t}_{m}_call"] == call
+                calls.setdefault(t, []).append(call)
+                args += [mean, se]
+            stands[t] += all(c in ("beats", "matches") for c in calls[t])
+            behind[t] += "falls behind" in calls[t]
+        shown = {t: all(c in ("beats", "matches") for c in cs) for t, cs in calls.items()}
+        verdicts.append("holds" if (shown["cm"] or shown["hp"]) and not shown["hard"] else
+                        "fails" if "falls behind" in calls["cm"] and "falls behind" in calls["hp"] else "inconclusive")
+        assert row.verdict == verdicts[-1] == rules.e1_cell(*args)
+    recomputed = dict(cells=len(verdicts), cells_holds=verdicts.count("holds"), cells_fails=verdicts.count("fails"),
+                      domain_holds=n["domain_holds"], domain_fails=n["domain_fails"], hidden_weight=0.3,
+                      ls_a_low_edge_cells=int((cells.a == c11[c11.smoothing > 0].smoothing.min()).sum()),
+                      **{f"{t}_stands_in_cells": v for t, v in stands.items()},
+                      **{f"{t}_behind_cells": v for t, v in behind.items() if t != "hard"})
+    assert {k: n[k] for k in recomputed} == recomputed
+    assert rules.rule_e1_map(**recomputed) == (e1.verdict, e1.reason)

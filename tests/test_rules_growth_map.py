@@ -144,3 +144,40 @@ def test_rule_c8_map_reaches_each_verdict(change, verdict):
         assert "differs for everywhere: on NLL in 0 regimes (L2 lower in 0), on ECE in 9 (L2 lower in 7)" in reason
     if verdict != "inconclusive":
         assert "a = 0.1" in reason and "In 1 regimes no strength" in reason and "In 2 regimes hard targets" in reason
+
+
+E1_MAP = dict(MAP, cm_stands_in_cells=4, cm_behind_cells=10, hp_stands_in_cells=15, hp_behind_cells=2,
+              hard_stands_in_cells=3, ls_a_low_edge_cells=5, hidden_weight=0.3)
+# one learned target minus LS: accuracy, NLL, ECE as (diff, se); margins 0.005, 0.02, 0.01
+MATCHES = (0.001, 0.001, 0.005, 0.004, 0.002, 0.002)  # every 2-SE interval inside its margin
+BEHIND = (-0.03, 0.005, 0.005, 0.004, 0.002, 0.002)  # 3 points of accuracy lost, beyond 2 SE
+UNDECIDED = (0.0, 0.01, 0.0, 0.0, 0.0, 0.0)  # accuracy's interval reaches past its margin
+
+
+@pytest.mark.parametrize("cm, hp, hard, verdict", [
+    (MATCHES, BEHIND, BEHIND, "holds"), (BEHIND, MATCHES, UNDECIDED, "holds"),  # either target standing in is enough
+    ((0.02, 0.005, -0.05, 0.01, -0.02, 0.005), BEHIND, BEHIND, "holds"),  # beats LS on all three
+    (MATCHES, BEHIND, MATCHES, "inconclusive"),  # hard targets match LS too: matching it shows nothing
+    (BEHIND, BEHIND, MATCHES, "fails"),
+    (BEHIND, (0.001, 0.001, 0.1, 0.01, 0.002, 0.002), BEHIND, "fails"),  # NLL falls behind
+    (UNDECIDED, BEHIND, BEHIND, "inconclusive"), (UNDECIDED, UNDECIDED, BEHIND, "inconclusive"),
+    ((math.nan,) + MATCHES[1:], BEHIND, BEHIND, "inconclusive"),
+    (MATCHES, BEHIND, (math.nan,) + BEHIND[1:], "inconclusive"),
+])
+def test_e1_cell_reaches_each_verdict(cm, hp, hard, verdict):
+    assert rules.e1_cell(*cm, *hp, *hard) == verdict
+
+
+@pytest.mark.parametrize("change, verdict", [
+    ({}, "holds"), (dict(cells_holds=12), "inconclusive"),
+    (dict(cells_fails=2, domain_fails="epochs 10"), "holds in part"),
+    (dict(cells_holds=0, cells_fails=15, domain_holds="no regime", domain_fails="everywhere"), "does not hold"),
+    (dict(hidden_weight=None), "inconclusive"), (dict(domain_holds=""), "inconclusive"),
+])
+def test_rule_e1_map_reaches_each_verdict(change, verdict):
+    got, reason = rules.rule_e1_map(**{**E1_MAP, **change})
+    assert got == verdict, reason
+    if verdict != "inconclusive":
+        assert ("stand in for LS in 4 of 20 regimes and fall behind in 10; hidden-pattern targets (weight 0.3) stand "
+                "in in 15 and fall behind in 2. Hard targets alone match or beat LS at its chosen a in 3 regimes") in reason
+        assert "smallest in 5" in reason

@@ -10,7 +10,7 @@ from test_rules_c1_c5 import C2_GOOD
 from test_rules_c6_c10 import C6, C7, C10
 from test_rules_c8_c11 import C8, C11
 from test_rules_e1 import GOOD as E1
-from test_rules_growth_map import C6_MAP, C7_MAP, C8_MAP, C9_MAP, C10_MAP
+from test_rules_growth_map import C6_MAP, C7_MAP, C8_MAP, C9_MAP, C10_MAP, E1_MAP
 
 C9 = dict(sensitivity_a_iris=8.0, sensitivity_lambda_iris=2.0, sensitivity_a_digits=8.0, sensitivity_lambda_digits=1.0,
           slope_a_iris=0.2, slope_lambda_iris=0.05, slope_a_digits=0.3, slope_lambda_digits=0.03, span_iris=2.0,
@@ -23,7 +23,7 @@ BASES = {
     "rule_c5": dict(max_abs_delta_minus_published=1e-18, sign_mismatch_points=0, settings_without_one_flip=0,
                     flip_off_target_max=1e-15),
     "rule_c6": C6, "rule_c7": C7, "rule_c8": C8, "rule_c9": C9, "rule_c10": C10, "rule_c11": C11, "rule_e1": E1,
-    "rule_c6_map": C6_MAP, "rule_c7_map": C7_MAP, "rule_c8_map": C8_MAP, "rule_c9_map": C9_MAP, "rule_c10_map": C10_MAP,
+    "rule_c6_map": C6_MAP, "rule_c7_map": C7_MAP, "rule_c8_map": C8_MAP, "rule_c9_map": C9_MAP, "rule_c10_map": C10_MAP, "rule_e1_map": E1_MAP,
 }
 CASES = [(rule, name) for rule, base in BASES.items() for name in base]
 

@@ -37,7 +37,9 @@ OPPOSITE = {("better", "not better"), ("not better", "better"), ("better", "wors
 
 
 def _value(report, claim, name):
-    numbers = report.get("claims", {}).get(claim, {}).get("numbers", [])
+    """The number ``name`` of ``claim``: from its verdict's numbers, else from its supporting scripts'."""
+    numbers = [*report.get("claims", {}).get(claim, {}).get("numbers", []),
+               *(n for entry in report.get("supporting", {}).get(claim, {}).values() for n in entry.get("numbers", []))]
     value = next((n["value"] for n in numbers if n["name"] == name), None)
     try:
         value = float(value)

@@ -256,7 +256,7 @@ E1_MEASURE_NAMES = {"acc": "accuracy", "nll": "NLL", "ece": "ECE"}
 E1_WORDS = {"better": "beats", "worse": "falls behind", "equivalent": "matches", "undecided": "undecided"}
 
 
-def _e1_compare(diff, se, measure):
+def e1_measure_call(diff, se, measure):
     """E1's call on one measure: `paired_call` (two-sided, margin E1_TOL) in E1's words ('beats',
     'matches', 'undecided', 'falls behind'); ``diff`` is learned minus LS."""
     return E1_WORDS[paired_call(diff, se, E1_TOL[measure], higher_is_better=E1_MEASURES[measure] > 0)]
@@ -264,7 +264,7 @@ def _e1_compare(diff, se, measure):
 
 def _e1_judge(name, diffs, ses, norm_diff, norm_diff_se, growth, hard_growth):
     """One learned target: per-measure status, whether it keeps the weights from growing, and a sentence."""
-    status = {m: _e1_compare(diffs[m], ses[m], m) for m in E1_MEASURES}
+    status = {m: e1_measure_call(diffs[m], ses[m], m) for m in E1_MEASURES}
     smaller = paired_call(norm_diff, norm_diff_se, 0.0) == "better"  # below hard's norm beyond noise
     slowed = growth <= max(E1_GROWTH_SHARE * hard_growth, E1_FLAT)
     kept = smaller and slowed
@@ -1095,4 +1095,61 @@ def rule_c9_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, val
              f"{int(cells)} regimes, and a = 0 (hard targets) in {int(hard_chosen_cells)}. The best a in hindsight is "
              "picked on the test rows it is scored on, which overstates the loss: a cell's 'holds' may be that "
              "selection, a 'fails' is not flattered")
+    return verdict, text
+
+
+# ---- E1 over its regime map ----
+
+def e1_cell(cm_acc_diff, cm_acc_se, cm_nll_diff, cm_nll_se, cm_ece_diff, cm_ece_se, hp_acc_diff, hp_acc_se,
+            hp_nll_diff, hp_nll_se, hp_ece_diff, hp_ece_se, hard_acc_diff, hard_acc_se, hard_nll_diff, hard_nll_se,
+            hard_ece_diff, hard_ece_se):
+    """E1 in one regime. Inputs: test accuracy, NLL and ECE of the students of each learned target
+    (``cm``: class-mean outputs; ``hp``: class-mean hidden patterns) minus LS at its chosen a,
+    paired over seeds, and the same for hard targets (``hard``, the null control). Each measure by
+    `e1_measure_call` (E1's margins). A target stands in for LS when it "beats" or "matches" LS on
+    all three, and falls behind when it "falls behind" on any. The claim holds in the cell when
+    either target stands in and hard targets do not (else standing in shows nothing LS adds), fails
+    when both targets fall behind, and is inconclusive otherwise (or for a missing input)."""
+    v = locals()
+    if _unmeasured(**v):
+        return "inconclusive"
+    calls = {t: [e1_measure_call(v[f"{t}_{m}_diff"], v[f"{t}_{m}_se"], m) for m in E1_MEASURES]
+             for t in (*E1_TARGETS, "hard")}
+    stands = {t: all(c in E1_SHOWN for c in cs) for t, cs in calls.items()}
+    if any(stands[t] for t in E1_TARGETS) and not stands["hard"]:
+        return "holds"
+    if all("falls behind" in calls[t] for t in E1_TARGETS):
+        return "fails"
+    return "inconclusive"
+
+
+def rule_e1_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, cm_stands_in_cells, cm_behind_cells,
+                hp_stands_in_cells, hp_behind_cells, hard_stands_in_cells, ls_a_low_edge_cells, hidden_weight):
+    """E1 over its regime map (C11's cells; LS at the a chosen on validation NLL): per cell
+    `e1_cell`; the claim's verdict by `_map_verdict`. The reason names where a learned target
+    stands in for LS and where both fall behind, and for each target in how many regimes it
+    stands in (``*_stands_in_cells``) and falls behind (``*_behind_cells``), in how many hard
+    targets alone stand in (``hard_stands_in_cells``: there LS at its a adds nothing a learned target
+    could be shown to replace) and in how many LS's a is its grid's smallest (``ls_a_low_edge_cells``:
+    LS barely on)."""
+    verdict, text, ok = _map_counted(dict(cells=cells, cells_holds=cells_holds, cells_fails=cells_fails,
+                                          cm_stands_in_cells=cm_stands_in_cells, cm_behind_cells=cm_behind_cells,
+                                          hp_stands_in_cells=hp_stands_in_cells, hp_behind_cells=hp_behind_cells,
+                                          hard_stands_in_cells=hard_stands_in_cells,
+                                          ls_a_low_edge_cells=ls_a_low_edge_cells, hidden_weight=hidden_weight),
+                                     dict(domain_holds=domain_holds, domain_fails=domain_fails))
+    if not ok:
+        return verdict, text
+    margins = f"margins {_g(100 * E1_TOL['acc'])} points, {_g(E1_TOL['nll'])} nats, {_g(E1_TOL['ece'])} ECE"
+    if int(cells_holds):
+        text += (f". A learned target matches or beats LS at its chosen a on test accuracy, NLL and ECE ({margins}, "
+                 f"{_g(SE_FACTOR)} SE) for {domain_holds}")
+    if int(cells_fails):
+        text += f". Both fall behind LS on some measure for {domain_fails}"
+    text += (f". Class-mean output targets (distillation) stand in for LS in {int(cm_stands_in_cells)} of {int(cells)} "
+             f"regimes and fall behind in {int(cm_behind_cells)}; hidden-pattern targets (weight "
+             f"{_g(float(hidden_weight))}) stand in in {int(hp_stands_in_cells)} and fall behind in {int(hp_behind_cells)}. "
+             f"Hard targets alone match or beat LS at its chosen a in {int(hard_stands_in_cells)} regimes (there a learned "
+             f"target's match shows nothing: inconclusive), and LS's a is its grid's smallest in "
+             f"{int(ls_a_low_edge_cells)}, where LS is barely on")
     return verdict, text
