@@ -129,7 +129,7 @@ def run(ctx):
                                         "two knobs' useful spans (decades) around the knob's best value",
                          "split": "test 20 % of rows (seed 0); fit rows 80 % of the rest (seed 1)"})
     return [Supporting.judged("C9", "How sensitive are the results to a, and to an L2 lambda? Two regimes in detail "
-                              "(digits 64-32-10 and Iris 4-7-3, tanh, 20 seeds)", "rule_c9", numbers,
+                              "(digits 64-32-10 and Iris 4-7-3, tanh, 10 and 20 seeds)", "rule_c9", numbers,
                               [f for f in files if f.endswith(".png")])]
 
 

@@ -93,6 +93,7 @@ def numbers_of(table, panels, cfg):
                         "E1's students (width 5, 300 epochs), paired over seeds") for m in ("ece", "nll")]
         nums += [Number(f"e1_regime_{m}_ls_minus_hard_se", float(e1[f"{m}_se"]), "", "its standard error")
                  for m in ("ece", "nll")]
+        nums.append(Number("e1_regime_a", float(e1["a"]), "", "the a chosen on validation NLL in that cell"))
     return nums
 
 

@@ -15,7 +15,7 @@ minus LS (C11's runs; `rules.e1_cell`).
 
 Left out of the map, and why: E1's second half (the weights stop growing as with LS) is C7's
 map's question, measured there per layer and decade; a second choice of the hidden weight per
-cell would double the students for a knob E1 found flat (0.3 best on all three measures).
+cell would double the students, and E1's own held-out choice was 0.3 on all three measures.
 """
 from pathlib import Path
 

@@ -121,8 +121,9 @@ def sweep_cells(ctx, name, regimes, conditions, seeds, evaluate, every_epoch=Fal
 
     ``conditions``: dicts of extra `Grid` keys (one value each), e.g. ``{"smoothing": 0.1}``, the
     same for every regime; or a function of a `Regime` returning its own list of them (e.g. a
-    penalty strength matched per cell); ``evaluate(res, runs, split)`` returns one dict per run id of ``runs`` (the run's final
-    measures; ``split`` the `knobs.Split`). The runs of one data set and training-set size
+    penalty strength matched per cell). ``evaluate(res, runs, split)`` returns one dict per run id
+    of ``runs`` (the run's final measures; ``split`` the `knobs.Split`, its fit rows those the runs
+    trained on). The runs of one data set and training-set size
     train in one `gl.sweep` (so a net's runs under every condition share a kernel call, and its
     threads), cached under ``ctx.runs / <name>-<data>-<rows>-<grid hash>``. ``every_epoch``: record
     each run once an epoch (for `norm_growth`), evaluating it on the data every

@@ -294,6 +294,9 @@ def test_the_report_says_when_two_sections_disagree():
     assert not consistency.check(_with_numbers(c11, dict(e1, ls_minus_hard_ece=0.03)))[0]["agree"]
     # a check whose numbers are missing is left out, not guessed
     assert len(consistency.check(_with_numbers({}, e1))) == 0
+    # the choices behind the two numbers are stated beside them when the sections report them
+    chosen = consistency.check(_with_numbers(dict(c11, e1_regime_a=0.03), dict(e1, ls_best_a_ece=0.01)))
+    assert chosen[0]["note"].endswith("; C11's a = 0.03; E1's a = 0.01") and chosen[1]["note"].endswith("C11's a = 0.03")
 
 
 def test_the_report_compares_c7s_and_c8s_maps_on_the_norm_ls_leaves():

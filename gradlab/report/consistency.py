@@ -16,17 +16,20 @@ class Check:
     second: tuple
     margin: float
     note: str
+    settings: tuple = ()  # (claim, number, label): choices each section made, stated beside the comparison
 
 
 CHECKS = (
     Check("test ECE, LS minus hard targets: digits 64-5-10 ReLU, SGD lr 0.05, batch 32, 300 epochs",
           ("C11", "e1_regime_ece_ls_minus_hard", "e1_regime_ece_ls_minus_hard_se"),
           ("E1", "ls_minus_hard_ece", "ls_minus_hard_ece_se"), rules.C11_ECE_MARGIN,
-          "C11's map chooses a on validation NLL over 5 seeds, E1 on held-out ECE over 10 seeds; both paired by seed"),
+          "C11's map chooses a on validation NLL over 5 seeds, E1 on held-out ECE over 10 seeds; both paired by seed",
+          (("C11", "e1_regime_a", "C11's a"), ("E1", "ls_best_a_ece", "E1's a"))),
     Check("test NLL, LS minus hard targets: digits 64-5-10 ReLU, SGD lr 0.05, batch 32, 300 epochs",
           ("C11", "e1_regime_nll_ls_minus_hard", "e1_regime_nll_ls_minus_hard_se"),
           ("E1", "ls_minus_hard_nll", "ls_minus_hard_nll_se"), rules.C11_NLL_MARGIN,
-          "C11's map chooses a on validation NLL over 5 seeds, E1 on held-out NLL over 10 seeds"),
+          "C11's map chooses a on validation NLL over 5 seeds, E1 on held-out NLL over 10 seeds",
+          (("C11", "e1_regime_a", "C11's a"), ("E1", "ls_best_a_nll", "E1's a"))),
     Check("final weight norm, LS (a = 0.1) minus hard targets: digits 64-16-10 ReLU, SGD lr 0.05, batch 32, 100 epochs",
           ("C7", "base_norm_ls_minus_hard", "base_norm_ls_minus_hard_se"),
           ("C8", "base_norm_ls_minus_hard", "base_norm_ls_minus_hard_se"), None,
@@ -63,7 +66,9 @@ def check(report, checks=CHECKS):
         calls = tuple(rules.paired_call(v, s, c.margin, sided="no gain") for v, s in values) \
             if c.margin is not None else None
         apart = abs(x - y) > rules.SE_FACTOR * math.hypot(sx, sy)
-        rows.append(dict(quantity=c.quantity, note=c.note, first=(c.first[0], x, sx), second=(c.second[0], y, sy),
+        chosen = [(label, _value(report, claim, name)) for claim, name, label in c.settings]
+        note = c.note + "".join(f"; {label} = {v:g}" for label, v in chosen if v is not None)
+        rows.append(dict(quantity=c.quantity, note=note, first=(c.first[0], x, sx), second=(c.second[0], y, sy),
                          calls=calls, agree=not apart and calls not in OPPOSITE))
     return rows
 

@@ -438,8 +438,8 @@ C8_TOL = {"test_acc": E1_TOL["acc"], "test_nll": E1_TOL["nll"], "test_ece": E1_T
 # output by ~0.01); layer norms 5%, since matching the total norm by interpolation itself leaves a few percent.
 C8_RTOL = {"logit_gap": 0.05, "hidden_norm": 0.05, "output_norm": 0.05}
 # A measure agrees (or differs) when at least 3 of 4 counted pairs do: one may miss, by a lambda near the
-# grid's edge or by chance (a pair with no true difference lies beyond 2 SE in about 6% of pairs, 1 in 16,
-# paired over 20 seeds: Student's t with 19 degrees of freedom).
+# grid's edge or by chance (a pair with no true difference lies beyond 2 SE in about 8% of pairs, 1 in 13,
+# paired over 10 seeds: Student's t with 9 degrees of freedom).
 C8_SHARE = 0.75
 # Under plain SGD, L2 and decoupled weight decay of equal strength are one update: when their sweep runs
 # (same lambda and seed) end within this relative weight norm of each other (rounding over the epochs of
