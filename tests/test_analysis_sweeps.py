@@ -203,12 +203,14 @@ def test_c8_map_inputs_recomputed_from_the_saved_runs(report):
         row = cells.set_index(keys).loc[key]
         by = {m: cell[cell.method == m].sort_values("seed") for m in ("hard", "ls", "l2")}
         probes = strengths.set_index(keys).loc[[key]]
-        target = by["ls"].weight_norm.mean()
-        first = _loglog(probes[probes.probe == 1].groupby("l2").weight_norm.mean(), target)
-        second = sorted(set(probes[probes.probe == 2].l2))  # the second probe: at the strength the first gives
-        assert second == ([pytest.approx(first, rel=1e-12)] if np.isfinite(first) else [])
+        assert set(probes.seed) == {0}  # probed on seed 0, against LS's seed 0
+        target = by["ls"].weight_norm.iloc[0]
+        for p in range(2, probes.probe.max() + 1):  # each refinement: the strength all earlier probes give
+            earlier = _loglog(probes[probes.probe < p].groupby("l2").weight_norm.mean(), target)
+            assert sorted(set(probes[probes.probe == p].l2)) == [pytest.approx(earlier, rel=1e-12)]
         lam = _loglog(probes.groupby("l2").weight_norm.mean(), target)
         assert row["lambda"] == pytest.approx(lam, rel=1e-12, nan_ok=True)
+        target = by["ls"].weight_norm.mean()
         if not np.isfinite(lam):
             assert by["l2"].empty and row.verdict == "inconclusive"
             unmatched += 1

@@ -602,7 +602,8 @@ def rule_c8_map(cells, cells_holds, cells_fails, domain_holds, domain_fails, unm
                  f"{int(l2_lower_nll_cells)}), on ECE in {int(differ_ece_cells)} (L2 lower in {int(l2_lower_ece_cells)}), "
                  f"on the logit gap in {int(differ_logit_gap_cells)} (L2 larger in {int(l2_larger_gap_cells)})")
     if int(unmatched_cells):
-        text += f". In {int(unmatched_cells)} regimes no strength on the grid matched LS's norm (inconclusive)"
+        text += (f". In {int(unmatched_cells)} regimes the L2 nets' final norm did not come within "
+                 f"{_g(100 * C8_NORM_MATCH)}% of LS's (inconclusive)")
     if int(null_agrees_cells):
         text += (f". In {int(null_agrees_cells)} regimes hard targets without a penalty agree with LS on all three "
                  "measures: LS changes nothing measurable there")
