@@ -7,7 +7,9 @@ is reproducible. HYPOTHESIS_PROFILE=<name> selects a profile explicitly.
 
 Before the tests, `warm_kernels` compiles the largest kernels into numba's on-disk cache in
 two processes at once (this one and a child), so a cold run compiles on both cores; with a
-warm cache it only loads them. GRADLAB_WARM=0 skips it.
+warm cache it only loads them. GRADLAB_WARM=0 skips it. The tests then run in two pytest-xdist
+workers (``-n 2 --dist loadfile`` in pyproject.toml: a file's tests, and its module fixtures,
+stay in one worker), which start after the warm-up.
 """
 import os
 import subprocess
@@ -26,7 +28,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 
 
 def pytest_sessionstart(session):
-    if os.environ.get("GRADLAB_WARM") == "0":
+    # pytest-xdist's workers (PYTEST_XDIST_WORKER set) start after the controller has warmed the cache
+    if os.environ.get("GRADLAB_WARM") == "0" or os.environ.get("PYTEST_XDIST_WORKER"):
         return
     import warm_kernels  # imports gradlab, which clears stale caches before the child starts
 
