@@ -185,8 +185,8 @@ def _loglog(curve, target):
 
 
 def test_c8_map_inputs_recomputed_from_the_saved_runs(report):
-    """From c08_regimes' saved runs and strength sweep alone: each cell's matched strength (log-log
-    interpolation of the seed-mean norm), the paired differences L2 - LS and hard - LS with
+    """From c08_regimes' saved runs and strength probes alone: each refinement's and each cell's
+    matched strength (log-log interpolation of seed 0's norms against LS's seed 0), the paired differences L2 - LS and hard - LS with
     their standard errors, each cell's verdict by the cell rule, and the counts the map rule is
     given; the rule on them gives the reported verdict."""
     out, results, _ = report
