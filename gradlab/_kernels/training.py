@@ -5,8 +5,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .blocks import (CE, IDENTITY, ROW_BLOCK, SOFTMAX, _backward_block, _error_term_block, _forward_block,
-                     _forward_rows, _jit, _jit_inline, _loss_block, _output_offset, _sgd_update, _workspace)
+from .blocks import (ROW_BLOCK, _backward_block, _error_term_block, _forward_block, _forward_rows, _jit, _jit_inline,
+                     _loss_block, _output_offset, _sgd_update, _workspace)
 from .rng import permutation
 
 
