@@ -174,6 +174,14 @@ def test_c8_verdict_inputs_recomputed_from_the_saved_seeds(report):
     assert supporting.caption.endswith(f"Judged alone by rules.rule_c8: {verdict}; {reason}.")
 
 
+KEYS = ["data", "width", "depth", "epochs", "train_size", "optimizer"]  # a map cell's axes
+
+
+def _map_files(out, name):
+    """A map script's saved runs and cell tables."""
+    return pd.read_csv(out / f"{name}__runs.csv"), pd.read_csv(out / f"{name}__cells.csv")
+
+
 def _loglog(curve, target):
     """The strength where ``curve`` (seed-mean norm by strength, sorted) first brackets ``target``,
     interpolated linearly in (log strength, log norm); NaN if it never does."""
@@ -192,10 +200,9 @@ def test_c8_map_inputs_recomputed_from_the_saved_runs(report):
     out, results, _ = report
     (c8,) = results["c08_regimes"]
     n = numbers_of(results, "C8", "c08_regimes")
-    runs = pd.read_csv(out / "c08_regimes__runs.csv")
+    runs, cells = _map_files(out, "c08_regimes")
+    keys = KEYS
     strengths = pd.read_csv(out / "c08_regimes__strengths.csv")
-    cells = pd.read_csv(out / "c08_regimes__cells.csv")
-    keys = ["data", "width", "depth", "epochs", "train_size", "optimizer"]
     assert set(runs.method) == {"hard", "ls", "l2"} and len(cells) == n["cells"]
     verdicts, unmatched, null_agrees = [], 0, 0
     differ, toward = ({m: 0 for m in ("nll", "ece", "logit_gap")} for _ in range(2))
@@ -318,9 +325,8 @@ def test_c11_map_verdict_inputs_follow_from_the_runs_csv(report):
     """Every cell of C11's map recomputed from the per-run CSV (a on validation NLL, paired
     differences and standard errors over seeds, the cell's verdict), then the rule's counts."""
     out, results, _ = report
-    runs = pd.read_csv(out / "c11_regimes__runs.csv")
-    cells = pd.read_csv(out / "c11_regimes__cells.csv")
-    keys = ["data", "width", "depth", "epochs", "train_size", "optimizer"]
+    runs, cells = _map_files(out, "c11_regimes")
+    keys = KEYS
     verdicts = []
     for key, part in runs.groupby(keys):
         ls = part[part.smoothing > 0]
@@ -356,7 +362,7 @@ def test_c9_map_verdict_inputs_follow_from_c11s_runs_csv(report):
     out, results, _ = report
     runs = pd.read_csv(out / "c11_regimes__runs.csv")
     cells = pd.read_csv(out / "c09_regimes__cells.csv")
-    keys = ["data", "width", "depth", "epochs", "train_size", "optimizer"]
+    keys = KEYS
     verdicts = []
     for key, part in runs.groupby(keys):
         means = part.groupby("smoothing")[["val_nll", "nll", "acc"]].mean()
@@ -390,10 +396,9 @@ def test_e1_map_inputs_recomputed_from_the_saved_runs(report):
     out, results, _ = report
     (e1,) = results["e01_regimes"]
     n = numbers_of(results, "E1", "e01_regimes")
-    runs = pd.read_csv(out / "e01_regimes__runs.csv")
+    runs, cells = _map_files(out, "e01_regimes")
+    keys = KEYS
     c11 = pd.read_csv(out / "c11_regimes__runs.csv")
-    cells = pd.read_csv(out / "e01_regimes__cells.csv")
-    keys = ["data", "width", "depth", "epochs", "train_size", "optimizer"]
     assert set(runs.method) == {"ls", "cm", "hp", "hard"} and len(cells) == n["cells"]
     sign, margin = {"acc": 1, "nll": -1, "ece": -1}, {"acc": 0.005, "nll": 0.02, "ece": 0.01}
     verdicts, stands, behind = [], {"cm": 0, "hp": 0, "hard": 0}, {"cm": 0, "hp": 0, "hard": 0}

@@ -74,12 +74,13 @@ def verdict_numbers(cells, verdict, panels, holds_text, fails_text):
 
 
 def base_norm_numbers(table, column):
-    """The final weight norm's paired difference LS minus hard targets (CE, a = 0.1) in the cell
-    `regimes.BASE`, with its standard error: the report compares C7's map with C8's there. Empty
+    """The final weight norm's paired difference LS minus hard targets (``column`` of a cell
+    table) in the cell `regimes.BASE`, with its standard error: the report compares C7's map with C8's there. Empty
     when the map has no such cell."""
     value, se = regimes.at(table, regimes.BASE, column), regimes.at(table, regimes.BASE, f"{column}_se")
     if not np.isfinite(value):
         return []
-    return [Number("base_norm_ls_minus_hard", value, "", "final weight norm, LS minus hard targets, paired over "
-                   "seeds, in the cell digits 64-16-10, SGD, 100 epochs"),
+    cell = ", ".join(f"{regimes.AXES[a]} {regimes.axis_text(a, getattr(regimes.BASE, a))}" for a in regimes.AXES)
+    return [Number("base_norm_ls_minus_hard", value, "", f"final weight norm, LS minus hard targets, paired over "
+                   f"seeds, in the cell {cell}"),
             Number("base_norm_ls_minus_hard_se", se, "", "its standard error")]
