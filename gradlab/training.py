@@ -25,10 +25,6 @@ OPTIMIZERS = ("sgd", "adam")
 CHUNK_ROWS = 1 << 20  # rows processed per kernel call; between calls: progress and Ctrl-C
 ONLINE_STEP_MIN_STEPS = 20_000  # a run alone takes the generated online step (`_kernels.fused`) from this
 #                                 many steps: compiling a new shape's step (1-3 s) must pay for itself
-WIDE_BYTES = 1 << 14  # nets of at least this many bytes of float64 parameters train run by run (`_alone`)
-MINIBATCH_WORK = 2048  # so do steps of at least batch x parameters multiply-adds per layer pass (`_alone`)
-MAX_RUNS_PER_BLOCK = 128  # runs one thread advances together; W4 (Iris 4-7-3, 256 runs, 1 thread):
-#                           16 -> 0.86 s, 32 -> 0.66 s, 64 -> 0.55 s, 128 -> 0.49 s CPU
 
 
 @dataclass
@@ -376,12 +372,14 @@ def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None, optimi
     _kernels.record(params, *plan.model, *data, *test, plan.traced, 0, stats, layer_norms, traces, True)
     state[0] = 1
     per_call = epochs_per_call or chunk_epochs(n)
-    online = plan.total_steps >= ONLINE_STEP_MIN_STEPS and not plan.traced.size and _fits_online_step([plan])
+    online = (plan.total_steps >= ONLINE_STEP_MIN_STEPS and not plan.traced.size and _fits_online_step([plan])
+              and not _kernels.fused.stateful(plan.hyper[None]))  # Adam's step count would start at 0, not t0
     if online:  # the generated online step, for one run: arrays as a block of one run (views)
-        step = _kernels.fused.step(*plan.model, net.dtype, 1, _kernels.fused.penalized(plan.hyper[None]))
+        step = _kernels.fused.step(*plan.model, net.dtype, 1, _kernels.fused.kind(plan.hyper[None]), plan.beta != 0)
         one = lambda a: a.reshape(1, 1, *a.shape)
-        block = (params.reshape(1, -1, 1), plan.penalized.reshape(1, -1, 1), *plan.model, plan.hyper.reshape(1, -1, 1),
-                 plan.X, one(plan.T), plan.labels, one(_kernels.pcg64_state(plan.seed)))
+        block = (params.reshape(1, -1, 1), velocity.reshape(1, -1, 1), plan.penalized.reshape(1, -1, 1), *plan.model,
+                 np.full((1, 1), plan.beta), plan.hyper.reshape(1, -1, 1), plan.X, one(plan.T), plan.labels,
+                 one(_kernels.pcg64_state(plan.seed)))
         after = (plan.record_every, plan.kernel_evaluate_every, total, *test, one(stats), one(layer_norms), one(state))
     if progress is None:
         progress = sys.stderr.isatty() and total * plan.batch > 10 * CHUNK_ROWS
@@ -392,7 +390,7 @@ def run_plan(plan, progress=None, after_chunk=None, epochs_per_call=None, optimi
         for e0 in range(0, plan.epochs, per_call):
             ne = min(per_call, plan.epochs - e0)
             if online:
-                _kernels.fused.train_online(step.address, *block, ne, e0 * plan.steps_per_epoch, *after)
+                _kernels.fused.train_online(step.address, False, *block, ne, e0 * plan.steps_per_epoch, *after)
             else:
                 order = epoch_orders(rng, n, plan.batch, ne).reshape(-1)
                 _kernels.train_chunk(params, velocity, plan.penalized, *plan.model, plan.beta, plan.hyper, *data,
@@ -425,14 +423,6 @@ def _progress_bar(total, show):
     return tqdm(total=total, unit="step", desc="gradlab.train", leave=None)  # nested under a report's bar: cleared
 
 
-def _runs_per_block(runs):
-    """Wide blocks (the loops over runs vectorise better) but at least one per thread; a
-    multiple of 8, so the vector loops need no remainder."""
-    import numba
-    per_thread = -(-runs // numba.get_num_threads())
-    return min(MAX_RUNS_PER_BLOCK, max(8, -(-per_thread // 8) * 8))
-
-
 def _rng_states(seeds):
     """`pcg64_state` of each seed; an integer seed's state is computed once (runs of a sweep
     often share their seeds)."""
@@ -459,11 +449,12 @@ def _fits_online_step(plans):
 
 def train_block(plans, runs_per_block=None, fused=None):
     """Train runs that share a shape (sizes, activations, loss, dtype, batch size, epochs)
-    together: `_kernels.train_runs` advances blocks of ``runs_per_block`` runs (run index
-    innermost, so each step vectorises across runs), one block per thread. Plain online SGD
-    (`_kernels.fused.applies`) takes `_kernels.fused.train_online` instead, with a step
-    generated for the net's shape, unless ``fused=False``. Each run's results equal
-    `train`'s for the same settings, bit for bit, on either path.
+    together. Online runs of small nets (`_kernels.fused.applies`) take the step generated for
+    their shape (`_kernels.fused.train_online`), in blocks of ``runs_per_block`` runs (one of
+    `fused.WIDTHS`; by default the widest that gives every thread a block), unless
+    ``fused=False``; every other run trains by itself through `train`'s own kernels
+    (`_kernels.train_each`), one run per thread. Each run's results equal `train`'s for the
+    same settings, bit for bit, on either path.
 
     Returns stacked arrays: ``params`` (R, P) final parameters, ``stats`` (R, records,
     N_STATS), ``layer_norms`` (R, records, layers), ``n_written`` (R,) records kept and
@@ -474,14 +465,12 @@ def train_block(plans, runs_per_block=None, fused=None):
     fits = _fits_online_step(plans)
     if fused and not fits:
         raise ValueError("fused=True: these runs do not fit the generated online step (see fused.applies)")
-    fused = fits if fused is None else fused
-    if not fused and runs_per_block is None and _alone(first):
+    if not (fits if fused is None else fused):
         return _train_each(plans)
-    if fused:
-        import numba
-        RB = _kernels.fused.block_width(R, numba.get_num_threads())
-    else:
-        RB = runs_per_block or _runs_per_block(R)
+    import numba
+    RB = runs_per_block or _kernels.fused.block_width(R, numba.get_num_threads())
+    if RB not in _kernels.fused.WIDTHS:
+        raise ValueError(f"runs_per_block must be one of {_kernels.fused.WIDTHS}; got {RB}")
     NB = -(-R // RB)
     pad = NB * RB - R
 
@@ -494,43 +483,23 @@ def train_block(plans, runs_per_block=None, fused=None):
 
     W = blocked([p.net.params for p in plans])
     velocity = np.zeros((NB, 2 * W.shape[1], RB), W.dtype)
-    penalized = blocked([p.penalized for p in plans])
     hyper = blocked([p.hyper for p in plans])
-    beta = blocked([p.beta for p in plans])
     T = blocked([p.T for p in plans], inner_runs=False)
-    targets = first.hidden_target[0]
-    if any(p.hidden_target[0] is not targets and not np.array_equal(p.hidden_target[0], targets) for p in plans):
-        raise ValueError("runs trained together must share their hidden_targets")
-    hidden_target = (targets, blocked([p.hidden_target[1] for p in plans]))
     stats = np.full((NB, RB, first.n_records, _kernels.N_STATS), np.nan)
     layer_norms = np.full((NB, RB, first.n_records, L), np.nan)
     state = np.zeros((NB, RB, 2), np.int64)
     state.reshape(-1, 2)[R:, 1] = -1  # unused slots never train
-    test = (first.Xt, first.Tt, first.labels_t)
     rng = blocked(_rng_states([p.seed for p in plans]), inner_runs=False)  # the kernel draws the orders
-    if fused:
-        step = _kernels.fused.step(*first.model, first.net.dtype, RB,
-                                   _kernels.fused.penalized(np.stack([p.hyper for p in plans])))
-        _kernels.fused.train_online(step.address, W, penalized, *first.model, hyper, first.X, T, first.labels, rng,
-                                    first.epochs, 0, first.record_every, first.kernel_evaluate_every, first.total_steps,
-                                    *test, stats, layer_norms, state)
-    else:
-        _kernels.train_runs(W, velocity, penalized, *first.model, beta, hyper, first.X, T, first.labels, rng,
-                            first.batch, first.epochs, 0, first.record_every, first.kernel_evaluate_every,
-                            first.total_steps,
-                            *test, stats, layer_norms, state, hidden_target)
+    kind = _kernels.fused.kind(np.stack([p.hyper for p in plans]))
+    step = _kernels.fused.step(*first.model, first.net.dtype, RB, kind, any(p.beta for p in plans))
+    _kernels.fused.train_online(step.address, kind == "gradients", W, velocity, blocked([p.penalized for p in plans]),
+                                *first.model, blocked([p.beta for p in plans]), hyper,
+                                first.X, T, first.labels, rng, first.epochs, 0, first.record_every,
+                                first.kernel_evaluate_every, first.total_steps, first.Xt, first.Tt, first.labels_t,
+                                stats, layer_norms, state)
     unblock = lambda a: a.reshape(NB * RB, *a.shape[2:])[:R]
     return dict(params=unblock(np.moveaxis(W, -1, 1)), stats=unblock(stats), layer_norms=unblock(layer_norms),
                 n_written=unblock(state)[:, 0].copy(), diverged_at=unblock(state)[:, 1].copy())
-
-
-def _alone(plan):
-    """Whether `train_block` trains each run by itself (`_train_each`): nets whose layers are
-    too wide for the run-innermost blocks of `train_runs` to stay in cache, and minibatch steps
-    of ``batch x parameters >= MINIBATCH_WORK``, where one run's step, vectorised along its units,
-    beats `train_runs`' short loops over runs (64 runs of digits 64-16-10 at batch 32: 3.1x;
-    Iris 4-7-3 at batch 32, 1,900: even; at batch 8: `train_runs` 2x faster)."""
-    return plan.net.n_params * 8 >= WIDE_BYTES or plan.batch * plan.net.n_params >= MINIBATCH_WORK
 
 
 def _train_each(plans):

@@ -1,5 +1,5 @@
 """Each kernel compiles once per dtype: the public paths (gl.train, gl.sweep through
-`train_each`, `train_runs` and the online loop) call the kernels with the same argument types
+`train_each` and the online loop) call the kernels with the same argument types
 (no literal ints, int32 against int64, or differently laid-out arrays that would make numba
 compile a second specialisation, costing 20 s to 2 min each on a cold run). Counted in a fresh
 process, so what other tests call does not matter; counting signatures is deterministic."""
@@ -33,7 +33,7 @@ for dtype in sys.argv[1].split(","):
         gl.sweep(gl.Grid(sizes=[[64, 40, 3]], seed=[0, 1], epochs=[1], batch_size=[1, 4], dtype=[dtype]),
                  (X, y, X, y), progress=False)                                            # train_each
         gl.sweep(gl.Grid(sizes=[[4, 5, 3]], seed=[0, 1], batch_size=[4], epochs=[1], dtype=[dtype]), small,
-                 progress=False)                                                          # train_runs
+                 progress=False)                                                          # train_each
         gl.sweep(gl.Grid(sizes=[[4, 7, 3]], seed=[0, 1], epochs=[1], dtype=[dtype]), small,
                  progress=False)                                                          # online loop
 
@@ -76,13 +76,11 @@ def test_kernels_compile_once_per_dtype():
     sweeps compile the sweep kernels a second time: see the slow test below)."""
     found = _signatures(["float64", "float32"])
     _check_once_per_dtype(found, {"train_chunk": ["float64", "float32"], "record": ["float64", "float32"],
-                                  "train_each": ["float64"], "train_runs": ["float64"],
-                                  "train_online": ["float64"]})
+                                  "train_each": ["float64"], "train_online": ["float64"]})
 
 
 @pytest.mark.slow
 def test_sweep_kernels_compile_once_per_dtype_in_float32_too():
     found = _signatures(["float64", "float32"], sweeps=True)
     both = ["float64", "float32"]
-    _check_once_per_dtype(found, {"train_chunk": both, "record": both, "train_each": both, "train_runs": both,
-                                  "train_online": both})
+    _check_once_per_dtype(found, {"train_chunk": both, "record": both, "train_each": both, "train_online": both})

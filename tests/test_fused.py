@@ -1,5 +1,5 @@
 """The generated online step (`_kernels.fused`): which runs take it, where its source goes,
-and that its results equal the run-batched kernel's and `gl.train`'s bit for bit."""
+and that its results equal `gl.train`'s kernels' (`train_each`) bit for bit."""
 import warnings
 
 import numpy as np
@@ -51,7 +51,7 @@ def _block(plans, fused_step):
 @given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=3), K=st.integers(1, 3),
        hidden=st.sampled_from(["tanh", "relu", "sigmoid", "identity"]), out=st.sampled_from(OUTPUTS),
        lr=st.sampled_from([0.05, 0.5, 60.0]), seed=st.integers(0, 2 ** 16), runs=st.integers(1, 70))
-def test_generated_step_equals_run_batched_kernel(sizes, K, hidden, out, lr, seed, runs):
+def test_generated_step_equals_train(sizes, K, hidden, out, lr, seed, runs):
     """Any depth, width, activation and loss; lr=60 makes some runs diverge, and more than 64
     runs fill two blocks: every array `train_block` returns is the same, bit for bit."""
     output, loss = out
@@ -69,7 +69,7 @@ PENALTIES = ({}, dict(l2=0.02), dict(l1=0.01), dict(weight_decay=0.05),
 @given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=3), K=st.integers(2, 3),
        hidden=st.sampled_from(["tanh", "relu", "sigmoid", "identity"]), out=st.sampled_from(OUTPUTS),
        lr=st.sampled_from([0.05, 0.5, 60.0]), seed=st.integers(0, 2 ** 16), runs=st.integers(1, 40))
-def test_generated_step_with_penalties_equals_run_batched_kernel(sizes, K, hidden, out, lr, seed, runs):
+def test_generated_step_with_penalties_equals_train(sizes, K, hidden, out, lr, seed, runs):
     """L2, L1 and decoupled weight decay, on the weights or on the biases too, in one block with
     runs that have none (lr=60: some diverge): every array the same, bit for bit."""
     output, loss = out
@@ -77,14 +77,69 @@ def test_generated_step_with_penalties_equals_run_batched_kernel(sizes, K, hidde
     hyper = np.stack([p.hyper for p in plans])
     assert fused.applies(plans[0].net.sizes, 1, hyper, [0.0], [0.0], _params(plans))
     assert fused.penalized(hyper) == (runs > 1)
+    assert fused.kind(hyper) == ("penalties" if runs > 1 else "plain")
+    _same(_block(plans, True), _block(plans, False))
+
+
+OPTIMIZERS = ({}, dict(momentum=0.9), dict(momentum=0.5, nesterov=True), dict(optimizer="adam"),
+              dict(optimizer="adam", weight_decay=0.05, betas=(0.5, 0.9)), dict(momentum=0.9, l2=0.02, l1=1e-3),
+              dict(optimizer="adam", l2=1e-3, penalize_bias=True, eps=1e-3))
+
+
+@settings(max_examples=6)  # each new shape compiles its step (about 1 s)
+@given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=3), K=st.integers(2, 3),
+       hidden=st.sampled_from(["tanh", "relu", "sigmoid", "identity"]), out=st.sampled_from(OUTPUTS),
+       lr=st.sampled_from([0.05, 0.5, 60.0]), seed=st.integers(0, 2 ** 16), runs=st.integers(2, 40))
+def test_generated_step_with_momentum_and_adam_equals_train(sizes, K, hidden, out, lr, seed, runs):
+    """Momentum, Nesterov, Adam and AdamW, with and without penalties, in one block with plain
+    SGD runs (a "gradients" step, then `_sgd_update_runs`; lr=60: some diverge): every array
+    `train_block` returns equals `train_each`'s, bit for bit."""
+    output, loss = out
+    plans = _plans(sizes + [K], hidden, output, loss, runs=runs, lr=lr, seed=seed, per_run=OPTIMIZERS)
+    hyper = np.stack([p.hyper for p in plans])
+    assert fused.applies(plans[0].net.sizes, 1, hyper, [0.0], [0.0], _params(plans))
+    assert fused.kind(hyper) == "gradients"
+    _same(_block(plans, True), _block(plans, False))
+
+
+CONFIDENCE = ({}, dict(confidence_penalty=0.1), dict(confidence_penalty=0.5, l2=0.02),
+              dict(confidence_penalty=0.2, momentum=0.9))
+
+
+@settings(max_examples=6)  # each new shape compiles its step (about 1 s)
+@given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=3), K=st.integers(1, 3),
+       hidden=st.sampled_from(["tanh", "relu", "sigmoid", "identity"]), out=st.sampled_from(OUTPUTS[:4]),
+       lr=st.sampled_from([0.05, 0.5, 60.0]), seed=st.integers(0, 2 ** 16), runs=st.integers(2, 40),
+       stateful=st.booleans())
+def test_generated_step_with_a_confidence_penalty_equals_train(sizes, K, hidden, out, lr, seed, runs, stateful):
+    """The confidence penalty's term in the output deltas (softmax: log o, skipped where o = 0;
+    sigmoid: z), in blocks with runs that have none, with penalties and momentum: every array
+    the same as `train_each`'s, bit for bit."""
+    output, loss = out
+    K = 1 if output == "sigmoid" and K == 1 else max(K, 2) if output == "softmax" else K
+    per_run = CONFIDENCE if stateful else CONFIDENCE[:3]
+    plans = _plans(sizes + [K], hidden, output, loss, runs=runs, lr=lr, seed=seed, per_run=per_run)
+    assert fused.applies(plans[0].net.sizes, 1, np.stack([p.hyper for p in plans]), [p.beta for p in plans], [0.0],
+                         _params(plans))
+    _same(_block(plans, True), _block(plans, False))
+
+
+def test_a_block_without_momentum_in_a_gradients_sweep():
+    """17 runs in blocks of 16: the second block holds one plain run (and copies of run 0), yet
+    takes the sweep's "gradients" step; its update must still be made (found by hypothesis)."""
+    plans = _plans([1, 2], "tanh", "softmax", "ce", runs=17, per_run=CONFIDENCE)
+    assert fused.kind(np.stack([p.hyper for p in plans])) == "gradients"
+    assert fused.kind(np.stack([plans[16].hyper])) == "plain"
     _same(_block(plans, True), _block(plans, False))
 
 
 def test_a_long_online_run_alone_takes_the_generated_step_with_penalties(monkeypatch):
     """gl.train's path for a run of ONLINE_STEP_MIN_STEPS online steps or more, here with L2,
-    L1 and weight decay: the generated step, with the run-batched kernel's results bit for bit."""
+    L1, weight decay and a confidence penalty: the generated step, with `train_each`'s results bit
+    for bit."""
     plans = _plans([3, 4, 3], "tanh", "softmax", "ce", runs=1, n=40, epochs=training.ONLINE_STEP_MIN_STEPS // 40,
-                   record_every=1000, l2=1e-3, l1=1e-3, weight_decay=0.01)
+                   record_every=1000, l2=1e-3, l1=1e-3, weight_decay=0.01,
+                   confidence_penalty=0.1)
     calls = []
     original = fused.train_online
     monkeypatch.setattr(fused, "train_online", lambda *args: calls.append(1) or original(*args))
@@ -129,13 +184,13 @@ def test_float32_generated_step_equals_train():
             assert run.diverged_at == alone.diverged_at
 
 
-@pytest.mark.parametrize("change", [dict(batch_size=2), dict(momentum=0.5), dict(confidence_penalty=0.1),
-                                    dict(optimizer="adam")])
-def test_other_settings_take_the_run_batched_kernel(change):
-    plans = _plans([3, 4, 3], "tanh", "softmax", "ce", runs=2, **change)
-    first = plans[0]
-    hyper = np.stack([p.hyper for p in plans])
-    assert not fused.applies(first.net.sizes, first.batch, hyper, [p.beta for p in plans], [0.0, 0.0], _params(plans))
+@pytest.mark.parametrize("change", [dict(batch_size=2), dict(hidden_targets=np.ones((3, 4)), hidden_weight=0.3)])
+def test_other_settings_train_run_by_run(change):
+    """Minibatches and hidden targets train run by run; momentum, Adam and the confidence
+    penalty take the generated step."""
+    assert not training._fits_online_step(_plans([3, 4, 3], "tanh", "softmax", "ce", runs=2, **change))
+    for other in (dict(momentum=0.5), dict(optimizer="adam"), dict(confidence_penalty=0.1)):
+        assert training._fits_online_step(_plans([3, 4, 3], "tanh", "softmax", "ce", runs=2, **other))
     plain = _plans([3, 4, 3], "tanh", "softmax", "ce", runs=2)
     hyper = np.stack([p.hyper for p in plain])
     assert fused.applies(plain[0].net.sizes, 1, hyper, [0.0, 0.0], [0.0, 0.0], _params(plain))
@@ -143,9 +198,9 @@ def test_other_settings_take_the_run_batched_kernel(change):
     assert not fused.applies([12, 12, 4], 1, hyper, [0.0, 0.0], [0.0, 0.0], np.zeros((2, 208)))
 
 
-def test_a_negative_zero_parameter_takes_the_run_batched_kernel():
+def test_a_negative_zero_parameter_trains_run_by_run():
     """The generated step adds a gradient of -0.0 as it is, where the kernels add +0.0: the
-    same new parameter unless the old one is -0.0, so nets holding -0.0 take `train_runs`."""
+    same new parameter unless the old one is -0.0, so nets holding -0.0 take `train_each`."""
     plans = _plans([3, 4, 3], "relu", "softmax", "ce", runs=2)
     params = plans[1].net.params.copy()
     params[5] = -0.0
@@ -169,6 +224,8 @@ def test_generated_source_lives_in_the_digest_folder():
     assert step.address != 0
     with pytest.raises(ValueError, match="runs per block"):
         fused.step([2, 3, 2], _kernels.TANH, _kernels.SOFTMAX, _kernels.CE, "float64", 8)
+    with pytest.raises(ValueError, match="kind"):
+        fused.step([2, 3, 2], _kernels.TANH, _kernels.SOFTMAX, _kernels.CE, "float64", 16, "momentum")
 
 
 def test_block_width_gives_every_thread_a_block():

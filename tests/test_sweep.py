@@ -245,12 +245,18 @@ def test_sweep_of_one_and_of_many(iris_split):
 
 
 def test_train_block_block_width_does_not_matter(iris_split):
-    plans = [sweep_mod._plan(s, iris_split, 11) for s in gl.Grid(smoothing=[0.0, 0.3], seed=range(5),
-                                                                   sizes=[[4, 7, 3]], epochs=[2])]
-    a = training.train_block(plans, runs_per_block=3, fused=False)
-    b = training.train_block(plans, runs_per_block=8, fused=False)
+    """Blocks of 16 and of 64 runs of the generated online step (with momentum, so the update is
+    `_sgd_update_runs`'), and each run alone: the same arrays, bit for bit."""
+    plans = [sweep_mod._plan(s, iris_split, 11) for s in gl.Grid(smoothing=[0.0, 0.3], seed=range(10),
+                                                                   momentum=[0.0, 0.9], sizes=[[4, 7, 3]], epochs=[2])]
+    a = training.train_block(plans, runs_per_block=16)
+    b = training.train_block(plans, runs_per_block=64)
+    c = training.train_block(plans, fused=False)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+        np.testing.assert_array_equal(a[key], c[key])
+    with pytest.raises(ValueError, match="runs_per_block"):
+        training.train_block(plans, runs_per_block=8)
 
 
 def test_sweep_leaves_inputs_alone():
@@ -651,20 +657,15 @@ def test_cli_sweep(tmp_path):
 
 
 @pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])  # a second compile
-def test_wide_nets_train_run_by_run_as_train_does(iris_split, dtype):
-    """Nets of WIDE_BYTES or more train each run by `train`'s own kernels (`_train_each`): the
-    same results as gl.train and as the run-innermost kernel, bit for bit, with a hidden
-    layer wide enough, penalties, momentum and records on the way."""
+def test_minibatch_runs_train_run_by_run_as_train_does(iris_split, dtype):
+    """Runs that do not take the generated online step (here minibatches of a wide net) train
+    each run by `train`'s own kernels (`_train_each`): the same results as gl.train, bit for
+    bit, with penalties, momentum and records on the way."""
     settings = dict(smoothing=[0.0, 0.2], seed=[0, 3], sizes=[[4, 260, 3]], epochs=[3], batch_size=[16],
                     lr=[0.05], l2=[1e-3], momentum=[0.5], dtype=[dtype])
     grid = gl.Grid(**settings)
     plan = sweep_mod._plan(list(grid)[0], iris_split, 7)
-    assert training._alone(plan)
+    assert not training._fits_online_step([plan])
     res = gl.sweep(grid, iris_split, record_every=7)
     for k, s in enumerate(res.settings):
         _same_history(res.run(k), _train_alone(s, iris_split, 7))
-    plans = [sweep_mod._plan(s, iris_split, 7) for s in grid]
-    a = training.train_block(plans)
-    b = training.train_block(plans, runs_per_block=8, fused=False)
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)

@@ -39,10 +39,8 @@ def _train(dtype):
 
 
 def part0():
-    """The run-blocked kernel (`train_runs`), the online loop and float32."""
-    data = _data()
-    gl.sweep(gl.Grid(sizes=[[4, 5, 3]], seed=[0, 1], batch_size=[4], epochs=[1]), data, progress=False)
-    gl.sweep(gl.Grid(sizes=[[4, 7, 3]], seed=[0, 1], epochs=[1]), data, progress=False)
+    """The online loop (with a momentum run: the update of a "gradients" step) and float32."""
+    gl.sweep(gl.Grid(sizes=[[4, 7, 3]], seed=[0, 1], epochs=[1], momentum=[0.0, 0.5]), _data(), progress=False)
     _grads(np.float32)
     _train(np.float32)
 

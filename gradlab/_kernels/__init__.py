@@ -2,11 +2,13 @@
 
 ``blocks``: shared pieces (activations, forward/backward passes over a block of rows) and the
 whole-data drivers; ``training``: one run's SGD loop (`train_chunk`) and its records;
-``runs``: many runs at once (`train_runs`); ``fused``: the same for online SGD, generated per net
-shape; ``rng``: numpy's PCG64 permutation stream, drawn inside kernels.
+``fused``: online steps for blocks of runs, generated per net shape; ``runs``: its pieces with
+the run index innermost (update, records); ``rng``: numpy's PCG64 permutation stream, drawn
+inside kernels. Two implementations of a step: `train_chunk`'s (any shape, one run) and the
+generated one (online, small nets, blocks of runs).
 
-numba's on-disk cache checks only a kernel's own source file, so a cached ``train_runs``
-(in runs.py) would keep running an old ``_forward_block`` after blocks.py changed. Before any
+numba's on-disk cache checks only a kernel's own source file, so a cached ``train_each``
+(in training.py) would keep running an old ``_forward_block`` after blocks.py changed. Before any
 kernel loads, `_clear_stale_caches` compares a digest of all its sources with the one
 stored beside the caches and deletes every cached kernel of this package when they differ.
 Generated kernels (`fused`) live in a folder named by that digest, so a change retires them too.
@@ -80,6 +82,5 @@ from .blocks import *  # noqa: E402,F401,F403
 from .blocks import _exp, _tanh  # noqa: E402,F401  (tested directly)
 from . import fused  # noqa: E402,F401
 from .rng import pcg64_state  # noqa: E402,F401
-from .runs import train_runs  # noqa: E402,F401
 from .training import (LOGIT_GAP, N_STATS, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC,  # noqa: E402,F401
                        TRAIN_LOSS, WEIGHT_NORM, record, train_chunk, train_each)

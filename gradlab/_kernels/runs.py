@@ -1,25 +1,23 @@
-"""Training many runs at once (`train_runs`): blocks of runs of one shape, the run index
-innermost, one block per thread."""
+"""Blocks of runs of one shape with the run index innermost, for the generated online steps
+(`fused.train_online`): the optimizer update, the records and each epoch's row orders."""
 import math
 
 import numpy as np
-from numba import njit, prange
 
-from .blocks import (ADAM, CE, IDENTITY, L1, L2, LR, MOMENTUM, MSE, NARROW, NESTEROV, SOFTMAX, WEIGHT_DECAY,
-                     _activate, _activation_slope, _adam_constants, _exp, _jit, _jit_inline, _output_offset,
-                     _softplus, _updated)
+from .blocks import (CE, L1, L2, LR, MOMENTUM, NESTEROV, SOFTMAX, WEIGHT_DECAY, _activate, _adam_constants, _exp,
+                     _jit, _jit_inline, _output_offset, _softplus, _updated)
 from .rng import permutation
 from .training import LOGIT_GAP, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC, TRAIN_LOSS, WEIGHT_NORM
 
 
 # ---------------------------------------------------------------- many runs at once
 #
-# A block of RB runs of one shape trains together. Every array carries the run index r
-# innermost (params (P, RB), activations (units * B, RB), ...), so each arithmetic step is
-# one loop over runs that vectorises. Per run, every value is computed by the same
-# expressions, in the same order and the same float types as in `train_chunk` (the float64
-# accumulators where it uses them included), so a run's results do not depend on RB, on its
-# slot in the block, or on threads: they equal `train_chunk`'s bit for bit.
+# Every array carries the run index r innermost (params (P, RB), activations (units, RB),
+# ...), so each arithmetic step is one loop over runs that vectorises. Per run, every value
+# is computed by the same expressions, in the same order and the same float types as in
+# `train_chunk` and `record` (the float64 accumulators where they use them included), so a
+# run's results do not depend on RB, on its slot in the block, or on threads: they equal
+# `train`'s bit for bit.
 
 
 @_jit_inline
@@ -96,204 +94,23 @@ def _forward_runs(W, sizes, hidden, output, B, A, Z, m):
 
 
 @_jit_inline
-def _error_term_runs(A, ob, Z, T, order, pos, B, K, loss, output, beta, D, s, ok):
-    """Output deltas of a block of runs (`_error_term_block` per run; outputs in A from row
-    ob; run r's targets T[r] at rows order[pos + j, r]); ok[r] &= every delta of run r is finite."""
-    RB = D.shape[1]
-    F = D.dtype.type
-    for j in range(B):
-        if loss == MSE and output == SOFTMAX:
-            for r in range(RB):
-                s[r] = 0.0
-            for k in range(K):
-                q = k * B + j
-                for r in range(RB):
-                    o = A[ob + q, r]
-                    s[r] += (o - T[r, order[pos + j, r], k]) * o
-            for k in range(K):
-                q = k * B + j
-                for r in range(RB):
-                    o = A[ob + q, r]
-                    D[q, r] = o * ((o - T[r, order[pos + j, r], k]) - s[r])
-        else:
-            for k in range(K):
-                q = k * B + j
-                for r in range(RB):
-                    o = A[ob + q, r]
-                    e = o - T[r, order[pos + j, r], k]
-                    if loss != CE and output != IDENTITY:
-                        e *= o * (F(1.0) - o)
-                    D[q, r] = e
-        for r in range(RB):
-            if beta[r] != 0.0:
-                b = beta[r]
-                if output == SOFTMAX:
-                    h = F(0.0)
-                    for k in range(K):
-                        o = A[ob + k * B + j, r]
-                        if o > 0.0:
-                            h -= o * math.log(o)
-                    for k in range(K):
-                        o = A[ob + k * B + j, r]
-                        if o > 0.0:
-                            D[k * B + j, r] += b * o * (math.log(o) + h)
-                else:
-                    for k in range(K):
-                        q = k * B + j
-                        o = A[ob + q, r]
-                        D[q, r] += b * o * (F(1.0) - o) * Z[q, r]
-    for q in range(K * B):
-        for r in range(RB):
-            ok[r] &= np.isfinite(D[q, r])
-
-
-@_jit_inline
-def _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, weight, use_extra):
-    """Gradients of a block of runs summed over the batch into G (`_backward_block` per run
-    with per_sample=False, G zeroed first): the same sums in the same order, chosen by the
-    same shapes. D is overwritten; D2 is scratch; acc (RB,) and s8 (8, RB) of W's dtype.
-    With ``use_extra``, runs whose hidden-target ``weight[r]`` is not 0 add extra (H B, RB) at
-    the last hidden layer, as `_backward_block` does."""
-    RB = W.shape[1]
-    L = sizes.shape[0] - 1
-    p_end = W.shape[0]
-    a_lay = 0
-    for l in range(L):
-        a_lay += sizes[l] * B
-    cur = D
-    nxt = D2
-    for l in range(L - 1, -1, -1):
-        fi = sizes[l]
-        fo = sizes[l + 1]
-        b0 = p_end - fo
-        w0 = b0 - fi * fo
-        a_in = a_lay - fi * B
-        add = use_extra and l == L - 1
-        if l > 0:
-            for i in range(fi):
-                for j in range(B):
-                    aq = a_in + i * B + j
-                    nq = i * B + j
-                    if B == 1:  # train_chunk sums one row in a scalar
-                        for r in range(RB):
-                            acc[r] = 0.0
-                        for o in range(fo):
-                            wq = w0 + i * fo + o
-                            for r in range(RB):
-                                acc[r] += W[wq, r] * cur[o, r]
-                        if add:
-                            for r in range(RB):
-                                acc[r] = acc[r] + extra[nq, r] if weight[r] != 0.0 else acc[r]
-                        for r in range(RB):
-                            nxt[nq, r] = acc[r] * _activation_slope(hidden, A[aq, r])
-                    else:
-                        for r in range(RB):
-                            nxt[nq, r] = 0.0
-                        for o in range(fo):
-                            wq = w0 + i * fo + o
-                            cq = o * B + j
-                            for r in range(RB):
-                                nxt[nq, r] += W[wq, r] * cur[cq, r]
-                        if add:
-                            for r in range(RB):
-                                nxt[nq, r] = nxt[nq, r] + extra[nq, r] if weight[r] != 0.0 else nxt[nq, r]
-                        for r in range(RB):
-                            nxt[nq, r] *= _activation_slope(hidden, A[aq, r])
-        for q in range(w0, p_end):
-            for r in range(RB):
-                G[q, r] = 0.0
-        if B == 1:
-            for o in range(fo):
-                for r in range(RB):
-                    G[b0 + o, r] += cur[o, r]
-            for i in range(fi):
-                aq = a_in + i
-                for o in range(fo):
-                    gq = w0 + i * fo + o
-                    for r in range(RB):
-                        G[gq, r] += A[aq, r] * cur[o, r]
-        else:
-            for o in range(fo):
-                for r in range(RB):
-                    acc[r] = 0.0
-                for j in range(B):
-                    cq = o * B + j
-                    for r in range(RB):
-                        acc[r] += cur[cq, r]
-                for r in range(RB):
-                    G[b0 + o, r] += acc[r]
-            if fo < NARROW and B >= 2 * NARROW:  # `_dot`: eight partial sums over rows
-                for i in range(fi):
-                    for o in range(fo):
-                        for q in range(8):
-                            for r in range(RB):
-                                s8[q, r] = 0.0
-                        j = 0
-                        while j + 8 <= B:
-                            for q in range(8):
-                                aq = a_in + i * B + j + q
-                                cq = o * B + j + q
-                                for r in range(RB):
-                                    s8[q, r] += A[aq, r] * cur[cq, r]
-                            j += 8
-                        while j < B:
-                            aq = a_in + i * B + j
-                            cq = o * B + j
-                            for r in range(RB):
-                                s8[0, r] += A[aq, r] * cur[cq, r]
-                            j += 1
-                        gq = w0 + i * fo + o
-                        for r in range(RB):
-                            G[gq, r] += ((s8[0, r] + s8[1, r]) + (s8[2, r] + s8[3, r])) + (
-                                (s8[4, r] + s8[5, r]) + (s8[6, r] + s8[7, r]))
-            else:  # as `_gemm_acc` over rows: sequential in j
-                for i in range(fi):
-                    for o in range(fo):
-                        gq = w0 + i * fo + o
-                        for j in range(B):
-                            aq = a_in + i * B + j
-                            cq = o * B + j
-                            for r in range(RB):
-                                G[gq, r] = G[gq, r] + A[aq, r] * cur[cq, r]
-        if l > 0:
-            cur, nxt = nxt, cur
-        p_end = w0
-        a_lay = a_in
-
-
-@_jit_inline
-def _sgd_update_runs(W, new, G, scale, velocity, penalized, hyper, t, C, stateful, any_penalty, ok):
-    """`_sgd_update` for a block of runs: hyper (N_HYPER, RB) and velocity (2P, RB) per run,
-    of W's dtype; C (6, RB) scratch for `_adam_constants`; ``stateful``: a run of the block has
-    momentum or Adam. ok[r] &= all new values of run r are finite.
-
-    Without penalties or decay in the block (l2 = l1 = weight_decay = 0 for every run) the
-    update is w - lr scale g: the same bits, since the penalty terms are then signed zeros
-    added to values that are never -0.0 (gradients are sums started at +0.0, and parameters
-    start at +0.0 or non-zero, and x - x is +0.0)."""
+def _sgd_update_runs(W, new, G, velocity, penalized, hyper, t, C, ok):
+    """`_sgd_update` of one row's gradients G (scale 1) for a block of runs: hyper (N_HYPER, RB)
+    and velocity (2P, RB) per run, of W's dtype; C (6, RB) scratch for `_adam_constants`.
+    ok[r] &= all new values of run r are finite."""
     P, RB = W.shape
     F = W.dtype.type
     lr, l2, l1, wd, mom = hyper[LR], hyper[L2], hyper[L1], hyper[WEIGHT_DECAY], hyper[MOMENTUM]
     nesterov = hyper[NESTEROV]
-    scale = F(scale)
-    if stateful:
-        for r in range(RB):
-            c = _adam_constants(hyper[:, r], t, F)
-            for q in range(6):
-                C[q, r] = c[q]
+    for r in range(RB):
+        c = _adam_constants(hyper[:, r], t, F)
+        for q in range(6):
+            C[q, r] = c[q]
     for p in range(P):
-        if stateful:
-            for r in range(RB):
-                new[p, r], velocity[p, r], velocity[P + p, r] = _updated(
-                    W[p, r], scale * G[p, r], velocity[p, r], velocity[P + p, r], penalized[p, r], lr[r], l2[r],
-                    l1[r], wd[r], mom[r], nesterov[r] != 0.0, (C[0, r], C[1, r], C[2, r], C[3, r], C[4, r], C[5, r]))
-        elif any_penalty:
-            for r in range(RB):
-                new[p, r] = _updated(W[p, r], scale * G[p, r], F(0.0), F(0.0), penalized[p, r], lr[r], l2[r], l1[r],
-                                     wd[r], F(0.0), False, (F(0.0), F(0.0), F(0.0), F(0.0), F(0.0), F(0.0)))[0]
-        else:
-            for r in range(RB):
-                new[p, r] = W[p, r] - lr[r] * (scale * G[p, r])
+        for r in range(RB):
+            new[p, r], velocity[p, r], velocity[P + p, r] = _updated(
+                W[p, r], G[p, r], velocity[p, r], velocity[P + p, r], penalized[p, r], lr[r], l2[r], l1[r], wd[r],
+                mom[r], nesterov[r] != 0.0, (C[0, r], C[1, r], C[2, r], C[3, r], C[4, r], C[5, r]))
         for r in range(RB):
             ok[r] &= np.isfinite(new[p, r])
 
@@ -502,105 +319,3 @@ def _copy_to_caller(W, new, in_spare):
         for p in range(W.shape[0]):
             for r in range(W.shape[1]):
                 new[p, r] = W[p, r]
-
-
-@_jit
-def _train_runs_block(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels,
-                      rng, batch, n_epochs, step0, record_every, evaluate_every, total_steps, Xt, Tt, labels_t,
-                      stats, layer_norms, state, h_targets, h_weight):
-    """`train_chunk` for one block of runs (arrays with the run index r innermost; T, rng,
-    stats, layer_norms and state indexed by run first). state[r] = (records written, step
-    that diverged; -1 marks an unused slot). h_targets (classes, H) and h_weight (RB,): the
-    hidden-target term of `train_chunk`, per run.
-
-    rng[r] is run r's PCG64 state (`rng.pcg64_state`): each epoch's row order is drawn from
-    it as `epoch_orders` draws it for `train_chunk` (a permutation per epoch unless the batch
-    is the whole data), and it is left where the stream stopped, for the next call."""
-    P, RB = W.shape
-    n = X.shape[0]
-    K = sizes[-1]
-    units = sizes.sum()
-    width = sizes[1:].max()
-    steps_per_epoch = (n + batch - 1) // batch
-    A = np.empty((units * batch, RB), W.dtype)
-    Z = np.empty((K * batch, RB), W.dtype)
-    D = np.empty((width * batch, RB), W.dtype)
-    D2 = np.empty((width * batch, RB), W.dtype)
-    G = np.empty((P, RB), W.dtype)
-    new = np.empty((P, RB), W.dtype)
-    m = np.empty(RB, W.dtype)
-    acc = np.empty(RB, W.dtype)
-    s8 = np.empty((8, RB), W.dtype)
-    ok = np.empty(RB, np.bool_)
-    perm = np.empty(n, np.int64)
-    order = np.zeros((n, RB), np.int64)  # this epoch's rows, order[j, r] for run r (0 for stopped runs)
-    live = np.empty(RB, np.bool_)
-    stateful = False
-    any_penalty = False
-    C = np.zeros((6, RB), W.dtype)
-    use_extra = False
-    for r in range(RB):
-        use_extra |= h_weight[r] != 0.0
-    H = sizes[-2]
-    extra = np.empty((H * batch if use_extra else 0, RB), W.dtype)
-    in_spare = False  # whether W is currently the spare buffer (new and W swap every step)
-    alive = True
-    for r in range(RB):
-        live[r] = state[r, 1] == 0
-        stateful |= hyper[MOMENTUM, r] != 0.0 or hyper[ADAM, r] != 0.0
-        any_penalty |= hyper[L2, r] != 0.0 or hyper[L1, r] != 0.0 or hyper[WEIGHT_DECAY, r] != 0.0
-    if step0 == 0:  # record 0: the initial nets, as `train` records them before its first step
-        for r in range(RB):
-            ok[r] = live[r] and state[r, 0] == 0
-        _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms, state, ok,
-                     np.bool_(False), np.bool_(True))
-    step = step0
-    for e in range(n_epochs):
-        _draw_orders(rng, live, perm, order, batch < n)
-        for b in range(steps_per_epoch):
-            alive = _any(live)
-            if not alive:
-                break
-            B = min(batch, n - b * batch)
-            pos = b * batch
-            for r in range(RB):
-                for j in range(B):
-                    row = order[pos + j, r]
-                    for i in range(sizes[0]):
-                        A[i * B + j, r] = X[row, i]
-            _forward_runs(W, sizes, hidden, output, B, A, Z, m)
-            for r in range(RB):
-                ok[r] = live[r]
-            _error_term_runs(A, _output_offset(sizes, B), Z, T, order, pos, B, K, loss,
-                             output, beta, D, acc, ok)
-            if use_extra:
-                a0 = (units - K - H) * B
-                for i in range(H):
-                    for j in range(B):
-                        for r in range(RB):
-                            extra[i * B + j, r] = h_weight[r] * (
-                                A[a0 + i * B + j, r] - h_targets[labels[order[pos + j, r]], i])
-            _backward_runs(W, sizes, hidden, A, B, D, D2, G, acc, s8, extra, h_weight, use_extra)
-            _sgd_update_runs(W, new, G, 1.0 / B, velocity, penalized, hyper, step + 1, C, stateful, any_penalty, ok)
-            if (step + 1) % record_every == 0 or step + 1 == total_steps:
-                _record_runs(new, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t, stats, layer_norms,
-                             state, ok, np.bool_(True), (step + 1) % evaluate_every == 0 or step + 1 == total_steps)
-            _stop_failed_runs(W, new, ok, live, state, step)
-            W, new = new, W
-            in_spare = not in_spare
-            step += 1
-        if not alive:
-            break
-    _copy_to_caller(W, new, in_spare)
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def train_runs(W, velocity, penalized, sizes, hidden, output, loss, beta, hyper, X, T, labels, rng,
-               batch, n_epochs, step0, record_every, evaluate_every, total_steps, Xt, Tt, labels_t, stats, layer_norms,
-               state, hidden_target):
-    """`_train_runs_block` over blocks of runs, one block per prange iteration: every array is
-    indexed by block first (W (NB, P, RB), T (NB, RB, n, K), rng (NB, RB, 6), ...)."""
-    for b in prange(W.shape[0]):
-        _train_runs_block(W[b], velocity[b], penalized[b], sizes, hidden, output, loss, beta[b], hyper[b], X, T[b],
-                          labels, rng[b], batch, n_epochs, step0, record_every, evaluate_every, total_steps, Xt, Tt,
-                          labels_t, stats[b], layer_norms[b], state[b], hidden_target[0], hidden_target[1][b])
