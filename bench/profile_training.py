@@ -99,12 +99,10 @@ def _records(params, sizes, hidden, output, loss, X, T, labels, reps, part):
     K = sizes[-1]
     Bmax = min(n, kern.ROW_BLOCK)
     A, Zb, D, D2, DT, tmp, rows = kb._workspace(sizes, Bmax, params)
-    lb = np.empty(Bmax, params.dtype)
     acc = 0.0
     for _ in range(reps):
         if part >= 4:
             A, Zb, D, D2, DT, tmp, rows = kb._workspace(sizes, Bmax, params)
-            lb = np.empty(Bmax, params.dtype)
         s = 0.0
         for q in range(params.shape[0]):  # stands in for the per-layer norm loops
             s += params[q] * params[q]
@@ -112,7 +110,7 @@ def _records(params, sizes, hidden, output, loss, X, T, labels, reps, part):
         if part == 2:
             acc += _forward_rows(params, sizes, hidden, output, X, A, Zb, tmp, rows)
         elif part >= 3:
-            tr = kt._evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, rows, lb)
+            tr = kt._evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, rows)
             acc += tr[0]
     return acc
 

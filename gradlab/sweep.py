@@ -2,8 +2,9 @@
 kept on disk as they finish.
 
 Data path: data -> split and standardise (once) -> one `RunPlan` per run (validated as
-`gl.train` validates) -> blocks of runs sharing a shape -> the run-batched training kernel
--> one file per finished block under ``out`` -> tables (`SweepResult`).
+`gl.train` validates) -> blocks of runs sharing a shape -> `training.train_block` (the online
+step generated per net shape, or each run by `gl.train`'s kernel) -> one file per finished block
+under ``out`` -> tables (`SweepResult`).
 """
 import copy
 import functools

@@ -1,4 +1,4 @@
-"""Sweeps: grids, the run-batched training loop (bit-identical to gl.train), the out folder
+"""Sweeps: grids, the training of blocks of runs (bit-identical to gl.train), the out folder
 (resume, refusal, extend, exact round trip) and bad grids."""
 import json
 import warnings
@@ -133,7 +133,7 @@ VARIED = (gl.Grid(smoothing=[0.0, 0.2], l2=[0.0, 1e-3], seed=[3], sizes=[[4, 5, 
                     seed=[4], sizes=[[4, 5, 3]], epochs=[2], batch_size=[1, 16])
           + gl.Grid(momentum=[0.9], nesterov=[True], l2=[1e-3], seed=[5], sizes=[[4, 5, 3]], epochs=[2], batch_size=[8])
           + gl.Grid(lr=[40.0], seed=[0, 1], sizes=[[4, 7, 3]], epochs=[3], hidden=["identity"]))  # diverge
-# float32 sweeps compile the run-batched kernels a second time (about 45 s on 2 cores), so their
+# float32 sweeps compile the sweep kernels a second time (about 45 s on 2 cores), so their
 # bit-identity tests are `slow`; the default run checks the same properties in float64.
 VARIED_F32 = (gl.Grid(l1=[1e-3], weight_decay=[0.01], penalize_bias=[True], seed=[1, 2], sizes=[[4, 6, 4, 3]],
                       hidden=["relu"], epochs=[2], batch_size=[1, 16, 7, None], dtype=["float32"])
