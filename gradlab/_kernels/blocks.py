@@ -447,23 +447,32 @@ def _loss_block(O, Z, T, rows, B, K, loss, output, out):
     classes of exp(z_m - max z)), which keeps its relative accuracy when the loss is small.  CE sigmoid: sum_k softplus(z_k) - t_k z_k.
     MSE: 1/2 sum_k (o_k - t_k)^2.  (The data loss only: no penalty terms.)
     """
+    if loss == CE and output == SOFTMAX:  # row by row as written, but with the loops over rows innermost
+        top = np.zeros(B, np.int64)
+        zmax = Z[:B].copy()
+        rest = np.zeros(B)  # sum of exp(z_k - zmax) over k != top, so log(sum) = log1p(rest) exactly
+        v = np.zeros(B)
+        for k in range(1, K):
+            for j in range(B):
+                if Z[k * B + j] > zmax[j]:
+                    top[j] = k
+                    zmax[j] = Z[k * B + j]
+        for k in range(K):
+            for j in range(B):  # a select, not a branch, so the loop vectorises
+                e = _exp(Z[k * B + j] - zmax[j])
+                rest[j] = rest[j] + e if k != top[j] else rest[j]
+        for j in range(B):
+            rest[j] = math.log1p(rest[j])  # logsumexp(z) - zmax
+        for k in range(K):
+            for j in range(B):
+                v[j] += T[rows[j], k] * ((zmax[j] - Z[k * B + j]) + rest[j])
+        for j in range(B):
+            out[j] = v[j]
+        return
     for j in range(B):
         r = rows[j]
         v = 0.0
-        if loss == CE and output == SOFTMAX:
-            top = 0
-            for k in range(1, K):
-                if Z[k * B + j] > Z[top * B + j]:
-                    top = k
-            zmax = Z[top * B + j]
-            rest = 0.0  # sum of exp(z_k - zmax) over k != top, so log(sum) = log1p(rest) exactly
-            for k in range(K):
-                if k != top:
-                    rest += _exp(Z[k * B + j] - zmax)
-            lse = math.log1p(rest)  # logsumexp(z) - zmax
-            for k in range(K):
-                v += T[r, k] * ((zmax - Z[k * B + j]) + lse)
-        elif loss == CE:
+        if loss == CE:
             for k in range(K):
                 z = Z[k * B + j]
                 t = T[r, k]

@@ -120,7 +120,7 @@ def _evaluate_runs(W, sizes, hidden, output, loss, X, T, tstride, labels, A, Z, 
                    bestv, other, total):
     """`_evaluate` for a block of runs, row by row (every run sees the same row, so the inputs
     are shared): total[:, r] += (loss, correct, logit gap, past target) of each row, each
-    computed as `_loss_block` and `_true_class_stats` compute it for run r (the loss rounded
+    computed as `_loss_block` and `_add_class_stats` compute it for run r (the loss rounded
     to the parameters' dtype in lb before it is added, as there). Run r's targets are
     T[r tstride, j]: tstride 1 for per-run targets, 0 for targets all runs share."""
     RB = W.shape[1]
@@ -218,7 +218,7 @@ def _record_runs(W, sizes, hidden, output, loss, X, T, labels, Xt, Tt, labels_t,
     bestv = np.empty(RB, W.dtype)
     zmax = np.empty(RB, W.dtype)
     rest = np.empty(RB)
-    other = np.empty(RB)  # float64, as `_true_class_stats` keeps it
+    other = np.empty(RB)  # float64, as `_add_class_stats` keeps it
     total = np.empty((4, RB))
     norm = np.empty(RB)
     norm_sum = np.empty(RB)

@@ -30,25 +30,36 @@ N_STATS = 7
 
 
 @_jit_inline
-def _true_class_stats(O, Z, T, rows, labels, B, K, j):
-    """(correct, logit gap, past target) of row j: argmax == label; z_true - max other z
-    (K = 1: the signed logit); 1 if the true-class output exceeds its target t'_true."""
-    y = labels[rows[j]]
+def _add_class_stats(O, Z, T, rows, labels, B, K, lb, total):
+    """total += (loss lb[j], correct, logit gap, past target) of each row j of the block, in
+    row order: correct = argmax == label; gap = z_true - max other z (K = 1: the signed
+    logit); past = 1 if the true-class output exceeds its target t'_true. The loops over rows
+    are innermost, so they vectorise."""
     if K == 1:
-        o = O[j]
-        z = Z[j]
-        correct = (o > 0.5) == (y == 1)
-        gap = z if y == 1 else -z
-        past = o > T[rows[j], 0] if y == 1 else o < T[rows[j], 0]
-        return correct, gap, past
-    best = 0
-    other = -np.inf
+        for j in range(B):
+            y = labels[rows[j]]
+            o = O[j]
+            total[0] += lb[j]
+            total[1] += (o > 0.5) == (y == 1)
+            total[2] += Z[j] if y == 1 else -Z[j]
+            total[3] += o > T[rows[j], 0] if y == 1 else o < T[rows[j], 0]
+        return
+    best = np.zeros(B, np.int64)
+    bestv = O[:B].copy()
+    other = np.full(B, -np.inf)  # float64
     for k in range(K):
-        if O[k * B + j] > O[best * B + j]:
-            best = k
-        if k != y:
-            other = max(other, Z[k * B + j])
-    return best == y, Z[y * B + j] - other, O[y * B + j] > T[rows[j], y]
+        for j in range(B):
+            o = O[k * B + j]
+            if o > bestv[j]:
+                best[j] = k
+                bestv[j] = o
+            other[j] = max(other[j], Z[k * B + j]) if k != labels[rows[j]] else other[j]
+    for j in range(B):
+        y = labels[rows[j]]
+        total[0] += lb[j]
+        total[1] += best[j] == y
+        total[2] += Z[y * B + j] - other[j]
+        total[3] += O[y * B + j] > T[rows[j], y]
 
 
 @_jit
@@ -65,12 +76,7 @@ def _evaluate(params, sizes, hidden, output, loss, X, T, labels, A, Zb, tmp, row
         ob = _forward_rows(params, sizes, hidden, output, X, start, B, A, Zb, tmp, rows)
         O = A[ob:ob + K * B]
         _loss_block(O, Zb, T, rows, B, K, loss, output, lb)
-        for j in range(B):
-            correct, gap, past = _true_class_stats(O, Zb, T, rows, labels, B, K, j)
-            total[0] += lb[j]
-            total[1] += correct
-            total[2] += gap
-            total[3] += past
+        _add_class_stats(O, Zb, T, rows, labels, B, K, lb, total)
     return total
 
 
