@@ -442,8 +442,7 @@ def _fits_online_step(plans):
     """Whether these runs can take the generated online step (`_kernels.fused.applies`)."""
     first = plans[0]
     return (first.X.dtype == first.T.dtype == first.net.params.dtype  # the step reads them as one dtype
-            and _kernels.fused.applies(first.net.sizes, first.batch, np.stack([p.hyper for p in plans]),
-                                       [p.beta for p in plans], [p.hidden_target[1] for p in plans],
+            and _kernels.fused.applies(first.net.sizes, first.batch, [p.hidden_target[1] for p in plans],
                                        np.stack([p.net.params for p in plans])))
 
 

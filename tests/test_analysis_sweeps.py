@@ -194,22 +194,21 @@ def _loglog(curve, target):
 
 def test_c8_map_inputs_recomputed_from_the_saved_runs(report):
     """From c08_regimes' saved runs and strength probes alone: each refinement's and each cell's
-    matched strength (log-log interpolation of seed 0's norms against LS's seed 0), the paired differences L2 - LS and hard - LS with
-    their standard errors, each cell's verdict by the cell rule, and the counts the map rule is
-    given; the rule on them gives the reported verdict."""
+    matched strength (log-log interpolation of seed 0's norms against LS's seed 0), the paired
+    differences L2 - LS and hard - LS with their standard errors, each cell's verdict by the cell
+    rule, and the counts the map rule is given; the rule on them gives the reported verdict."""
     out, results, _ = report
     (c8,) = results["c08_regimes"]
     n = numbers_of(results, "C8", "c08_regimes")
     runs, cells = _map_files(out, "c08_regimes")
-    keys = KEYS
     strengths = pd.read_csv(out / "c08_regimes__strengths.csv")
     assert set(runs.method) == {"hard", "ls", "l2"} and len(cells) == n["cells"]
     verdicts, unmatched, null_agrees = [], 0, 0
     differ, toward = ({m: 0 for m in ("nll", "ece", "logit_gap")} for _ in range(2))
-    for key, cell in runs.groupby(keys):
-        row = cells.set_index(keys).loc[key]
+    for key, cell in runs.groupby(KEYS):
+        row = cells.set_index(KEYS).loc[key]
         by = {m: cell[cell.method == m].sort_values("seed") for m in ("hard", "ls", "l2")}
-        probes = strengths.set_index(keys).loc[[key]]
+        probes = strengths.set_index(KEYS).loc[[key]]
         assert set(probes.seed) == {0}  # probed on seed 0, against LS's seed 0
         target = by["ls"].weight_norm.iloc[0]
         for p in range(2, probes.probe.max() + 1):  # each refinement: the strength all earlier probes give
@@ -326,14 +325,13 @@ def test_c11_map_verdict_inputs_follow_from_the_runs_csv(report):
     differences and standard errors over seeds, the cell's verdict), then the rule's counts."""
     out, results, _ = report
     runs, cells = _map_files(out, "c11_regimes")
-    keys = KEYS
     verdicts = []
-    for key, part in runs.groupby(keys):
+    for key, part in runs.groupby(KEYS):
         ls = part[part.smoothing > 0]
         a = ls.groupby("smoothing").val_nll.mean().idxmin()
         x = part[part.smoothing == a].set_index("seed").sort_index()
         h = part[part.smoothing == 0].set_index("seed").sort_index()
-        row = cells.set_index(keys).loc[key]
+        row = cells.set_index(KEYS).loc[key]
         assert row.a == a
         for m in ("ece", "nll"):
             d = (x[m] - h[m]).to_numpy()
@@ -362,13 +360,12 @@ def test_c9_map_verdict_inputs_follow_from_c11s_runs_csv(report):
     out, results, _ = report
     runs = pd.read_csv(out / "c11_regimes__runs.csv")
     cells = pd.read_csv(out / "c09_regimes__cells.csv")
-    keys = KEYS
     verdicts = []
-    for key, part in runs.groupby(keys):
+    for key, part in runs.groupby(KEYS):
         means = part.groupby("smoothing")[["val_nll", "nll", "acc"]].mean()
         chosen, best_nll, best_acc = means.val_nll.idxmin(), means.nll.idxmin(), means.acc.idxmax()
         at = {a: part[part.smoothing == a].set_index("seed").sort_index() for a in (chosen, best_nll, best_acc)}
-        row = cells.set_index(keys).loc[key]
+        row = cells.set_index(KEYS).loc[key]
         assert (row.a_val, row.a_best_nll, row.a_best_acc) == (chosen, best_nll, best_acc)
         d_nll = (at[chosen].nll - at[best_nll].nll).to_numpy()
         d_acc = (at[best_acc].acc - at[chosen].acc).to_numpy()
@@ -397,14 +394,13 @@ def test_e1_map_inputs_recomputed_from_the_saved_runs(report):
     (e1,) = results["e01_regimes"]
     n = numbers_of(results, "E1", "e01_regimes")
     runs, cells = _map_files(out, "e01_regimes")
-    keys = KEYS
     c11 = pd.read_csv(out / "c11_regimes__runs.csv")
     assert set(runs.method) == {"ls", "cm", "hp", "hard"} and len(cells) == n["cells"]
     sign, margin = {"acc": 1, "nll": -1, "ece": -1}, {"acc": 0.005, "nll": 0.02, "ece": 0.01}
     verdicts, stands, behind = [], {"cm": 0, "hp": 0, "hard": 0}, {"cm": 0, "hp": 0, "hard": 0}
-    for key, cell in runs.groupby(keys):
-        row = cells.set_index(keys).loc[key]
-        val = c11.set_index(keys).loc[[key]]
+    for key, cell in runs.groupby(KEYS):
+        row = cells.set_index(KEYS).loc[key]
+        val = c11.set_index(KEYS).loc[[key]]
         a = val[val.smoothing > 0].groupby("smoothing").val_nll.mean().idxmin()
         assert row.a == a
         ls = val[val.smoothing == a].sort_values("seed")

@@ -57,7 +57,7 @@ def test_generated_step_equals_train(sizes, K, hidden, out, lr, seed, runs):
     output, loss = out
     K = 1 if output == "sigmoid" and K == 1 else max(K, 2) if output == "softmax" else K
     plans = _plans(sizes[:1] + sizes[1:] + [K], hidden, output, loss, runs=runs, lr=lr, seed=seed)
-    assert fused.applies(plans[0].net.sizes, 1, np.stack([p.hyper for p in plans]), [0.0], [0.0], _params(plans))
+    assert fused.applies(plans[0].net.sizes, 1, [0.0], _params(plans))
     _same(_block(plans, True), _block(plans, False))
 
 
@@ -75,7 +75,7 @@ def test_generated_step_with_penalties_equals_train(sizes, K, hidden, out, lr, s
     output, loss = out
     plans = _plans(sizes + [K], hidden, output, loss, runs=runs, lr=lr, seed=seed, per_run=PENALTIES)
     hyper = np.stack([p.hyper for p in plans])
-    assert fused.applies(plans[0].net.sizes, 1, hyper, [0.0], [0.0], _params(plans))
+    assert fused.applies(plans[0].net.sizes, 1, [0.0], _params(plans))
     assert fused.penalized(hyper) == (runs > 1)
     assert fused.kind(hyper) == ("penalties" if runs > 1 else "plain")
     _same(_block(plans, True), _block(plans, False))
@@ -97,7 +97,7 @@ def test_generated_step_with_momentum_and_adam_equals_train(sizes, K, hidden, ou
     output, loss = out
     plans = _plans(sizes + [K], hidden, output, loss, runs=runs, lr=lr, seed=seed, per_run=OPTIMIZERS)
     hyper = np.stack([p.hyper for p in plans])
-    assert fused.applies(plans[0].net.sizes, 1, hyper, [0.0], [0.0], _params(plans))
+    assert fused.applies(plans[0].net.sizes, 1, [0.0], _params(plans))
     assert fused.kind(hyper) == "gradients"
     _same(_block(plans, True), _block(plans, False))
 
@@ -119,8 +119,7 @@ def test_generated_step_with_a_confidence_penalty_equals_train(sizes, K, hidden,
     K = 1 if output == "sigmoid" and K == 1 else max(K, 2) if output == "softmax" else K
     per_run = CONFIDENCE if stateful else CONFIDENCE[:3]
     plans = _plans(sizes + [K], hidden, output, loss, runs=runs, lr=lr, seed=seed, per_run=per_run)
-    assert fused.applies(plans[0].net.sizes, 1, np.stack([p.hyper for p in plans]), [p.beta for p in plans], [0.0],
-                         _params(plans))
+    assert fused.applies(plans[0].net.sizes, 1, [0.0], _params(plans))
     _same(_block(plans, True), _block(plans, False))
 
 
@@ -192,10 +191,9 @@ def test_other_settings_train_run_by_run(change):
     for other in (dict(momentum=0.5), dict(optimizer="adam"), dict(confidence_penalty=0.1)):
         assert training._fits_online_step(_plans([3, 4, 3], "tanh", "softmax", "ce", runs=2, **other))
     plain = _plans([3, 4, 3], "tanh", "softmax", "ce", runs=2)
-    hyper = np.stack([p.hyper for p in plain])
-    assert fused.applies(plain[0].net.sizes, 1, hyper, [0.0, 0.0], [0.0, 0.0], _params(plain))
-    assert not fused.applies([3, 4, 3], 1, hyper, [0.0, 0.0], [0.0, 0.3], _params(plain))
-    assert not fused.applies([12, 12, 4], 1, hyper, [0.0, 0.0], [0.0, 0.0], np.zeros((2, 208)))
+    assert fused.applies(plain[0].net.sizes, 1, [0.0, 0.0], _params(plain))
+    assert not fused.applies([3, 4, 3], 1, [0.0, 0.3], _params(plain))
+    assert not fused.applies([12, 12, 4], 1, [0.0, 0.0], np.zeros((2, 208)))
 
 
 def test_a_negative_zero_parameter_trains_run_by_run():
@@ -205,8 +203,7 @@ def test_a_negative_zero_parameter_trains_run_by_run():
     params = plans[1].net.params.copy()
     params[5] = -0.0
     plans[1].net = gl.MLP.from_params([3, 4, 3], params, "relu")
-    hyper = np.stack([p.hyper for p in plans])
-    assert not fused.applies([3, 4, 3], 1, hyper, [0.0, 0.0], [0.0, 0.0], _params(plans))
+    assert not fused.applies([3, 4, 3], 1, [0.0, 0.0], _params(plans))
     with pytest.raises(ValueError, match="fused=True"):
         training.train_block(plans, fused=True)
     assert np.signbit(_block(plans, None)["params"][1, 5])  # kept -0.0: only relu's zero gradients reached it

@@ -40,11 +40,11 @@ MAX_PARAMS = 150  # larger nets train run by run: a step's compile grows faster 
 _ACT_NAMES = {IDENTITY: "identity", TANH: "tanh", RELU: "relu", SIGMOID: "sigmoid", SOFTMAX: "softmax"}
 
 
-def applies(sizes, batch, hyper, beta, hidden_weight, params):
+def applies(sizes, batch, hidden_weight, params):
     """Whether a block of runs can take the generated kernel: online training (one row per
-    step) with no hidden targets, at most MAX_PARAMS parameters, and no
-    initial parameter equal to -0.0 (see `step_source`).
-    hyper (runs, N_HYPER), beta and hidden_weight (runs,), params (runs, P)."""
+    step; any optimizer, penalties and confidence penalty) with no hidden targets, at most
+    MAX_PARAMS parameters, and no initial parameter equal to -0.0 (see `step_source`).
+    hidden_weight (runs,), params (runs, P)."""
     n_params = sum(int(a) * int(b) + int(b) for a, b in zip(sizes[:-1], sizes[1:]))
     return (batch == 1 and n_params <= MAX_PARAMS and not any(hidden_weight)
             and not (np.signbit(params) & (params == 0)).any())

@@ -21,10 +21,11 @@ from .training import LOGIT_GAP, PAST_TARGET, TEST_ACC, TEST_LOSS, TRAIN_ACC, TR
 
 
 @_jit_inline
-def _forward_runs(W, sizes, hidden, output, B, A, Z, m):
-    """Forward pass of a block of runs (`_forward_block` per run); A's input rows are filled.
+def _forward_runs(W, sizes, hidden, output, A, Z, m):
+    """Forward pass of one row for a block of runs (`_forward_block` per run, B = 1); A's input
+    rows are filled.
 
-    Arrays are (rows, RB) and indexed [row, r]: the row index is fixed inside each loop over
+    Arrays are (units, RB) and indexed [unit, r]: the unit index is fixed inside each loop over
     runs and r counts from 0, so the accesses are consecutive and the loops vectorise (row
     views would cost a reference count each, and flat indices defeat numba's proof that an
     index is not negative)."""
@@ -36,59 +37,51 @@ def _forward_runs(W, sizes, hidden, output, B, A, Z, m):
         fi = sizes[l]
         fo = sizes[l + 1]
         b0 = p + fi * fo
-        a_out = a_in + fi * B
+        a_out = a_in + fi
         last = l == L - 1
         out = Z if last else A  # the output layer's sums go to Z, hidden ones into A
         out0 = 0 if last else a_out
         for o in range(fo):
-            for j in range(B):
-                zq = out0 + o * B + j
+            zq = out0 + o
+            for r in range(RB):
+                out[zq, r] = W[b0 + o, r]
+            i = 0
+            while i + 4 <= fi:  # four terms per pass, added in the same order
+                wq = p + i * fo + o
+                aq = a_in + i
                 for r in range(RB):
-                    out[zq, r] = W[b0 + o, r]
-                i = 0
-                while i + 4 <= fi:  # four terms per pass, added in the same order
-                    wq = p + i * fo + o
-                    aq = a_in + i * B + j
-                    for r in range(RB):
-                        out[zq, r] = (((out[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + B, r])
-                                      + W[wq + 2 * fo, r] * A[aq + 2 * B, r]) + W[wq + 3 * fo, r] * A[aq + 3 * B, r]
-                    i += 4
-                while i < fi:
-                    wq = p + i * fo + o
-                    aq = a_in + i * B + j
-                    for r in range(RB):
-                        out[zq, r] += W[wq, r] * A[aq, r]
-                    i += 1
-        if last:
-            if output == SOFTMAX:
-                for j in range(B):
-                    for r in range(RB):
-                        m[r] = Z[j, r]
-                    for k in range(1, fo):
-                        zk = k * B + j
-                        for r in range(RB):
-                            m[r] = max(m[r], Z[zk, r])
-                    for k in range(fo):
-                        zk = k * B + j
-                        for r in range(RB):
-                            A[a_out + zk, r] = _exp(Z[zk, r] - m[r])
-                    for r in range(RB):
-                        m[r] = A[a_out + j, r]
-                    for k in range(1, fo):
-                        zk = a_out + k * B + j
-                        for r in range(RB):
-                            m[r] += A[zk, r]
-                    for k in range(fo):
-                        zk = a_out + k * B + j
-                        for r in range(RB):
-                            A[zk, r] /= m[r]
-            else:
-                for q in range(fo * B):
-                    for r in range(RB):
-                        A[a_out + q, r] = Z[q, r]
-                _activate(output, A[a_out:a_out + fo * B].reshape(-1), fo * B * RB)
+                    out[zq, r] = (((out[zq, r] + W[wq, r] * A[aq, r]) + W[wq + fo, r] * A[aq + 1, r])
+                                  + W[wq + 2 * fo, r] * A[aq + 2, r]) + W[wq + 3 * fo, r] * A[aq + 3, r]
+                i += 4
+            while i < fi:
+                wq = p + i * fo + o
+                for r in range(RB):
+                    out[zq, r] += W[wq, r] * A[a_in + i, r]
+                i += 1
+        if last and output == SOFTMAX:
+            for r in range(RB):
+                m[r] = Z[0, r]
+            for k in range(1, fo):
+                for r in range(RB):
+                    m[r] = max(m[r], Z[k, r])
+            for k in range(fo):
+                for r in range(RB):
+                    A[a_out + k, r] = _exp(Z[k, r] - m[r])
+            for r in range(RB):
+                m[r] = A[a_out, r]
+            for k in range(1, fo):
+                for r in range(RB):
+                    m[r] += A[a_out + k, r]
+            for k in range(fo):
+                for r in range(RB):
+                    A[a_out + k, r] /= m[r]
+        elif last:
+            for q in range(fo):
+                for r in range(RB):
+                    A[a_out + q, r] = Z[q, r]
+            _activate(output, A[a_out:a_out + fo].reshape(-1), fo * RB)
         else:
-            _activate(hidden, A[a_out:a_out + fo * B].reshape(-1), fo * B * RB)
+            _activate(hidden, A[a_out:a_out + fo].reshape(-1), fo * RB)
         p = b0 + fo
         a_in = a_out
 
@@ -131,7 +124,7 @@ def _evaluate_runs(W, sizes, hidden, output, loss, X, T, tstride, labels, A, Z, 
         for i in range(sizes[0]):
             for r in range(RB):
                 A[i, r] = X[j, i]
-        _forward_runs(W, sizes, hidden, output, 1, A, Z, m)
+        _forward_runs(W, sizes, hidden, output, A, Z, m)
         for r in range(RB):
             rest[r] = 0.0
         if loss == CE and output == SOFTMAX:
